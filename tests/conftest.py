@@ -1,0 +1,25 @@
+"""Shared test fixtures: paths to the shared real-frame vectors (skipped cleanly if absent)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VECTORS_DIR = Path(os.environ.get("GIVTCP_VECTORS", PROJECT_ROOT.parent / "shared" / "vectors"))
+
+
+def load_vectors(relative: str) -> dict:
+    """Load one vectors JSON file, or skip the test when shared/vectors is not beside the repo."""
+    path = VECTORS_DIR / relative
+    if not path.exists():
+        pytest.skip(f"shared vectors not found at {path}")
+    return json.loads(path.read_text())
+
+
+def capture_files() -> list[Path]:
+    """The real capture files (empty list when shared/vectors is absent)."""
+    return sorted((VECTORS_DIR / "captures").glob("*.json")) if VECTORS_DIR.exists() else []
