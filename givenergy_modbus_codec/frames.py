@@ -375,7 +375,9 @@ def _decode_request(data: bytes, adapter_serial: str, header_length_ok: bool) ->
     else:
         return BadFrame(data, f"unknown request function {function:#04x}")
     if crc_form is CrcForm.BAD:
-        return BadFrame(data, "request CRC matches neither the standard nor the legacy form", suspect)
+        return BadFrame(
+            data, "request CRC matches neither the standard nor the legacy form", suspect
+        )
     return suspect
 
 
@@ -417,7 +419,8 @@ def answers(request: Request, frame: Frame) -> bool:
         return (
             frame.device == request.device
             and frame.function == request.function
-            and frame.base == (request.base if isinstance(request, ReadRequest) else request.register)
+            and frame.base
+            == (request.base if isinstance(request, ReadRequest) else request.register)
         )
     if isinstance(request, ReadRequest):
         return (

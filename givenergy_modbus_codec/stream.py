@@ -31,9 +31,7 @@ class StreamDecoder:
             start = self._buffer.find(MARKER)
             if start < 0:
                 # Keep a tail that could be the start of a marker split across reads.
-                keep = next(
-                    (n for n in (3, 2, 1) if self._buffer.endswith(MARKER[:n])), 0
-                )
+                keep = next((n for n in (3, 2, 1) if self._buffer.endswith(MARKER[:n])), 0)
                 self._drop_garbage(len(self._buffer) - keep, frames)
                 break
             if start:

@@ -1,0 +1,107 @@
+"""Which register banks a read function needs, and reading each at most once per run.
+
+The plan is pure (``banks_for``); ``read_banks`` does the I/O through a DongleClient. Battery
+pages are probed at 0x32.. with a short timeout, because absent batteries answer nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from .errors import InverterRefused, InverterTimeout
+from .frames import Function
+from .transport import INVERTER_ADDRESS, DongleClient
+
+log = logging.getLogger(__name__)
+
+FIRST_BATTERY_ADDRESS = 0x32
+MAX_BATTERIES = 6
+
+
+@dataclass(frozen=True)
+class Bank:
+    """One 60-register read: (device, function, base)."""
+
+    device: int
+    function: int
+    base: int
+    count: int = 60
+
+    @property
+    def label(self) -> str:
+        prefix = "HR" if self.function == Function.READ_HOLDING else "IR"
+        return f"{prefix}({self.base},{self.count})@{self.device:#04x}"
+
+
+HR_0 = Bank(INVERTER_ADDRESS, Function.READ_HOLDING, 0)
+HR_60 = Bank(INVERTER_ADDRESS, Function.READ_HOLDING, 60)
+IR_0 = Bank(INVERTER_ADDRESS, Function.READ_INPUT, 0)
+IR_180 = Bank(INVERTER_ADDRESS, Function.READ_INPUT, 180)
+
+# HR(0,60) is always read: it identifies the model and carries the inverter serial.
+READ_FUNCTION_BANKS: dict[str, tuple[Bank, ...]] = {
+    "getTimeslots": (HR_0, HR_60),
+    "getModesandTimes": (HR_0, HR_60),
+    "getCombinedStats": (HR_0, IR_0, IR_180),
+    "runAll": (HR_0, HR_60, IR_0, IR_180),
+}
+FUNCTIONS_WITH_BATTERIES = frozenset({"getCombinedStats", "runAll"})
+
+
+def battery_bank(index: int) -> Bank:
+    """IR(60,60) of battery ``index`` (0-based) at 0x32 + index."""
+    return Bank(FIRST_BATTERY_ADDRESS + index, Function.READ_INPUT, 60)
+
+
+@dataclass
+class RegisterSnapshot:
+    """Raw registers gathered in one run, plus what could not be read and why."""
+
+    holding: dict[int, int] = field(default_factory=dict)
+    input: dict[int, int] = field(default_factory=dict)
+    batteries: dict[int, dict[int, int]] = field(default_factory=dict)  # device -> IR 60..119
+    inverter_serial: str | None = None
+    failures: dict[str, str] = field(default_factory=dict)  # bank label -> reason
+    banks_read: list[str] = field(default_factory=list)
+
+
+def read_banks(
+    dongle: DongleClient,
+    banks: tuple[Bank, ...],
+    battery_addresses: tuple[int, ...] = (),
+    probe_timeout: float = 1.0,
+) -> RegisterSnapshot:
+    """Read each bank once; a missing bank is recorded, not fatal (the caller decides)."""
+    snapshot = RegisterSnapshot()
+    for bank in dict.fromkeys(banks):  # de-duplicated, order kept
+        _read_into(dongle, bank, snapshot)
+    for device in battery_addresses:
+        bank = Bank(device, Function.READ_INPUT, 60)
+        _read_into(dongle, bank, snapshot, probe_timeout)
+    return snapshot
+
+
+def _read_into(
+    dongle: DongleClient, bank: Bank, snapshot: RegisterSnapshot, timeout: float | None = None
+) -> None:
+    try:
+        page = dongle.read(
+            bank.device,
+            bank.function,
+            bank.base,
+            bank.count,
+            timeout=timeout,
+            retries=None if timeout is None else 1,
+        )
+    except (InverterTimeout, InverterRefused) as exc:
+        snapshot.failures[bank.label] = str(exc)
+        log.info("%s not read: %s", bank.label, exc)
+        return
+    snapshot.banks_read.append(bank.label)
+    if bank.device >= FIRST_BATTERY_ADDRESS and bank.function == Function.READ_INPUT:
+        snapshot.batteries[bank.device] = page.registers()
+        return
+    target = snapshot.holding if bank.function == Function.READ_HOLDING else snapshot.input
+    target.update(page.registers())
+    snapshot.inverter_serial = snapshot.inverter_serial or page.inverter_serial

@@ -1,0 +1,325 @@
+"""The one module that owns sockets: a blocking client for the GivEnergy dongle.
+
+Why blocking and not pymodbus' async client: read.py/write.py are one-shot cron jobs and
+REST workers are sync; pymodbus' client expects transaction ids (the dongle has none),
+and its import alone costs ~80 ms per call. The dongle rules we follow (protocol.md §9-§12):
+
+* one request in flight, at least ``min_spacing`` seconds between requests;
+* a response is tied to its request by shape only (frames.answers); the dongle copies every
+  response to every client, so unmatched, bad-CRC, null and LAN-broadcast frames are dropped;
+* heartbeats are answered at once;
+* every wait is bounded; a dead address fails in seconds with a clear message;
+* a cross-process file lock makes cron, Node-RED and REST workers take turns on the dongle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InverterRefused, InverterTimeout, LockTimeout, TransportError
+from .frames import (
+    BadFrame,
+    ErrorResponse,
+    Frame,
+    Function,
+    Heartbeat,
+    ReadRequest,
+    ReadResponse,
+    Request,
+    WriteRequest,
+    WriteResponse,
+    answers,
+)
+from .stream import StreamDecoder
+
+log = logging.getLogger(__name__)
+
+INVERTER_ADDRESS = 0x11
+DEFAULT_PORT = 8899
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    """Connection settings; the defaults follow what real dongles tolerate (protocol.md §10)."""
+
+    host: str
+    port: int = DEFAULT_PORT
+    connect_timeout: float = 3.0
+    request_timeout: float = 2.0
+    retries: int = 2  # extra attempts after the first, per request
+    retry_backoff: float = 0.5  # doubled after each failed attempt
+    min_spacing: float = 0.25  # between the end of one exchange and the next request
+    lock_path: Path | None = None  # None: a per-dongle file in the temp directory
+    lock_timeout: float = 30.0
+
+    def default_lock_path(self) -> Path:
+        safe_host = "".join(c if c.isalnum() or c in ".-" else "_" for c in self.host)
+        return Path(tempfile.gettempdir()) / f"givtcp-dongle-{safe_host}-{self.port}.lock"
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """One register write: what was asked, what the inverter echoed and what it reads back."""
+
+    register: int
+    value: int
+    echoed: int | None
+    readback: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.echoed == self.value and self.readback == self.value
+
+
+@dataclass
+class TransportStats:
+    """Counters for benchmarks and debugging: what one session cost the dongle."""
+
+    connections: int = 0
+    requests: int = 0
+    retries: int = 0
+    heartbeats_answered: int = 0
+    frames_ignored: int = 0
+    bad_frames: int = 0
+    ignored_kinds: dict[str, int] = field(default_factory=dict)
+
+
+class DongleLock:
+    """Cross-process exclusive lock (flock) around a whole dongle session."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._fd = fd
+                return
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise LockTimeout(
+                    f"another GivTCP process has held the dongle lock {self._path} for more than "
+                    f"{self._timeout:.0f} s; check for a stuck read.py/write.py or raise the lock "
+                    "timeout"
+                )
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class DongleClient:
+    """A session with one dongle: lock, one TCP connection for all requests, bounded close.
+
+    Use as a context manager::
+
+        with DongleClient(TransportConfig("192.168.1.50")) as dongle:
+            page = dongle.read(0x11, Function.READ_INPUT, 0, 60)
+    """
+
+    def __init__(self, config: TransportConfig) -> None:
+        self.config = config
+        self.stats = TransportStats()
+        self._sock: socket.socket | None = None
+        self._decoder = StreamDecoder()
+        self._lock = DongleLock(config.lock_path or config.default_lock_path(), config.lock_timeout)
+        self._last_exchange = 0.0
+
+    # -- session ---------------------------------------------------------------------------
+
+    def __enter__(self) -> DongleClient:
+        self._lock.acquire()
+        try:
+            self._connect()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the socket (bounded: no lingering) and release the lock."""
+        self._disconnect()
+        self._lock.release()
+
+    def _connect(self) -> None:
+        cfg = self.config
+        self._disconnect()
+        try:
+            sock = socket.create_connection((cfg.host, cfg.port), timeout=cfg.connect_timeout)
+        except TimeoutError as exc:
+            raise TransportError(
+                f"no answer from {cfg.host}:{cfg.port} within {cfg.connect_timeout:.0f} s: check "
+                "INVERTOR_IP and that the dongle is on the network"
+            ) from exc
+        except OSError as exc:
+            raise TransportError(
+                f"cannot connect to the inverter dongle at {cfg.host}:{cfg.port}: "
+                f"{exc.strerror or exc}. Check INVERTOR_IP/INVERTOR_PORT"
+            ) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        self._decoder = StreamDecoder()
+        self.stats.connections += 1
+        log.debug("connected to %s:%s", cfg.host, cfg.port)
+
+    def _disconnect(self) -> None:
+        if self._sock is None:
+            return
+        sock, self._sock = self._sock, None
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def read(
+        self,
+        device: int,
+        function: int,
+        base: int,
+        count: int = 60,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> ReadResponse:
+        """Read one bank; raises InverterTimeout / InverterRefused / TransportError.
+
+        ``timeout``/``retries`` override the configured ones, e.g. short probes of batteries
+        that may be absent (absent devices never answer).
+        """
+        request = ReadRequest(device, function, base, count)
+        answer = self.exchange(request, retries=retries, timeout=timeout)
+        assert isinstance(answer, ReadResponse)
+        return answer
+
+    def read_holding(
+        self, base: int, count: int = 60, device: int = INVERTER_ADDRESS
+    ) -> ReadResponse:
+        return self.read(device, Function.READ_HOLDING, base, count)
+
+    def read_input(
+        self, base: int, count: int = 60, device: int = INVERTER_ADDRESS
+    ) -> ReadResponse:
+        return self.read(device, Function.READ_INPUT, base, count)
+
+    def write(self, register: int, value: int, device: int = INVERTER_ADDRESS) -> WriteOutcome:
+        """Write one holding register, then read it back: the outcome says both."""
+        echoed: int | None = None
+        try:
+            answer = self.exchange(WriteRequest(device, register, value), retries=0)
+            assert isinstance(answer, WriteResponse)
+            echoed = answer.value
+        except InverterTimeout:
+            # The write may still have happened: the read-back below tells.
+            log.warning("no echo for the write of HR%d; checking with a read-back", register)
+        readback = self.read_holding(register, 1, device).values[0]
+        return WriteOutcome(register, value, echoed, readback)
+
+    def exchange(
+        self, request: Request, retries: int | None = None, timeout: float | None = None
+    ) -> Frame:
+        """Send ``request`` and return its answer, with bounded retries and reconnects."""
+        cfg = self.config
+        attempts = 1 + (cfg.retries if retries is None else retries)
+        backoff = cfg.retry_backoff
+        last_problem = "no answer"
+        for attempt in range(attempts):
+            if attempt:
+                self.stats.retries += 1
+                time.sleep(backoff)
+                backoff *= 2
+            try:
+                if self._sock is None:
+                    self._connect()
+                return self._attempt(request, cfg.request_timeout if timeout is None else timeout)
+            except InverterRefused:
+                raise
+            except (InverterTimeout, ConnectionError, TransportError, OSError) as exc:
+                last_problem = str(exc) or type(exc).__name__
+                log.debug("attempt %d for %s failed: %s", attempt + 1, _describe(request), exc)
+                if not isinstance(exc, InverterTimeout):
+                    self._disconnect()
+        raise InverterTimeout(
+            f"the inverter did not answer {_describe(request)} after {attempts} attempt(s) "
+            f"({last_problem}); the dongle may be busy or the address wrong"
+        )
+
+    def _attempt(self, request: Request, timeout: float) -> Frame:
+        assert self._sock is not None
+        wait = self.config.min_spacing - (time.monotonic() - self._last_exchange)
+        if wait > 0:
+            time.sleep(wait)
+        self._sock.sendall(request.encode())
+        self.stats.requests += 1
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    dropped = self._decoder.resync()
+                    if dropped is not None:
+                        self._count_ignored(dropped)
+                    raise InverterTimeout(f"no answer within {timeout:.1f} s")
+                self._sock.settimeout(remaining)
+                try:
+                    data = self._sock.recv(4096)
+                except TimeoutError:
+                    continue
+                if not data:
+                    raise ConnectionError("the dongle closed the connection")
+                for frame in self._decoder.feed(data):
+                    if answers(request, frame):
+                        if isinstance(frame, ErrorResponse):
+                            raise InverterRefused(
+                                f"the inverter refused {_describe(request)} (error frame): "
+                                "that register bank or value is not supported by this model"
+                            )
+                        return frame
+                    self._handle_unsolicited(frame)
+        finally:
+            self._last_exchange = time.monotonic()
+
+    def _handle_unsolicited(self, frame: Frame) -> None:
+        if isinstance(frame, Heartbeat):
+            assert self._sock is not None
+            self._sock.sendall(frame.reply().encode())
+            self.stats.heartbeats_answered += 1
+            return
+        self._count_ignored(frame)
+
+    def _count_ignored(self, frame: Frame) -> None:
+        self.stats.frames_ignored += 1
+        self.stats.ignored_kinds[frame.kind] = self.stats.ignored_kinds.get(frame.kind, 0) + 1
+        if isinstance(frame, BadFrame):
+            self.stats.bad_frames += 1
+            log.debug("ignored bad frame: %s", frame.reason)
+
+
+def _describe(request: Request) -> str:
+    if isinstance(request, ReadRequest):
+        bank = {Function.READ_HOLDING: "HR", Function.READ_INPUT: "IR"}.get(request.function, "fc")
+        return f"{bank}({request.base},{request.count}) at {request.device:#04x}"
+    return f"write HR{request.register}={request.value} at {request.device:#04x}"
