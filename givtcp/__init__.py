@@ -1,0 +1,1 @@
+"""Application layer shared by read.py, write.py and REST.py: settings, reports, run logic."""

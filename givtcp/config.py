@@ -1,0 +1,195 @@
+"""Settings: settings.py (GivTCP v1.0 names) overridden by the Docker ENV names.
+
+One table (``SETTINGS``) maps each setting to its settings.py attribute, its environment
+variable and its type; loading, validation, error messages and the README list derive from it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from givenergy_modbus_codec.errors import SettingsError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_FILE_ENV = (
+    "GIVTCP_SETTINGS"  # path of an alternative settings.py (tests, several inverters)
+)
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting: where it comes from and how to parse it."""
+
+    attr: str  # attribute of Settings
+    file_name: str  # attribute of GiV_Settings in settings.py
+    env: str  # environment variable
+    kind: type  # str, int, bool, float
+    default: Any
+    secret: bool = False
+    bounds: tuple[int, int] | None = None  # inclusive range for int settings
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("invertor_ip", "invertorIP", "INVERTOR_IP", str, ""),
+    Spec("invertor_port", "invertorPort", "INVERTOR_PORT", int, 8899, bounds=(1, 65535)),
+    Spec("num_batteries", "numBatteries", "NUM_BATTERIES", int, None, bounds=(0, 6)),
+    Spec("json_output", "JSON_Output", "JSON_OUTPUT", bool, True),
+    Spec("print_raw", "Print_Raw_Registers", "PRINT_RAW", bool, False),
+    Spec("mqtt_output", "MQTT_Output", "MQTT_OUTPUT", bool, False),
+    Spec("mqtt_address", "MQTT_Address", "MQTT_ADDRESS", str, ""),
+    Spec("mqtt_port", "MQTT_Port", "MQTT_PORT", int, 1883, bounds=(1, 65535)),
+    Spec("mqtt_username", "MQTT_Username", "MQTT_USERNAME", str, ""),
+    Spec("mqtt_password", "MQTT_Password", "MQTT_PASSWORD", str, "", secret=True),
+    Spec("mqtt_topic", "MQTT_Topic", "MQTT_TOPIC", str, ""),
+    Spec("mqtt_retain", "MQTT_Retain", "MQTT_RETAIN", bool, True),
+    Spec("mqtt_tls", "MQTT_TLS", "MQTT_TLS", bool, False),
+    Spec("mqtt_ca_file", "MQTT_CA_File", "MQTT_CA_FILE", str, ""),
+    Spec("mqtt_cert_file", "MQTT_Cert_File", "MQTT_CERT_FILE", str, ""),
+    Spec("mqtt_key_file", "MQTT_Key_File", "MQTT_KEY_FILE", str, ""),
+    Spec("ha_discovery", "HA_Discovery", "HA_DISCOVERY", bool, True),
+    Spec("influx_output", "Influx_Output", "INFLUX_OUTPUT", bool, False),
+    Spec("influx_url", "influxURL", "INFLUX_URL", str, "http://localhost:8086"),
+    Spec("influx_token", "influxToken", "INFLUX_TOKEN", str, "", secret=True),
+    Spec("influx_bucket", "influxBucket", "INFLUX_BUCKET", str, "GivEnergy"),
+    Spec("influx_org", "influxOrg", "INFLUX_ORG", str, "GivTCP"),
+    Spec("ha_output", "HA_Output", "HA_OUTPUT", bool, False),
+    Spec("ha_url", "HA_url", "HA_URL", str, ""),
+    Spec("ha_token", "HA_token", "HA_TOKEN", str, "", secret=True),
+    Spec("debug", "debug", "DEBUG", bool, False),
+    Spec("debug_file_location", "Debug_File_Location", "DEBUG_FILE_LOCATION", str, ""),
+    Spec("state_location", "State_Location", "STATE_LOCATION", str, ""),
+    Spec("rest_token", "REST_Token", "REST_TOKEN", str, "", secret=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Parsed settings; secrets are kept out of repr() so they never reach a log."""
+
+    invertor_ip: str = ""
+    invertor_port: int = 8899
+    num_batteries: int | None = None
+    json_output: bool = True
+    print_raw: bool = False
+    mqtt_output: bool = False
+    mqtt_address: str = ""
+    mqtt_port: int = 1883
+    mqtt_username: str = ""
+    mqtt_password: str = field(default="", repr=False)
+    mqtt_topic: str = ""
+    mqtt_retain: bool = True
+    mqtt_tls: bool = False
+    mqtt_ca_file: str = ""
+    mqtt_cert_file: str = ""
+    mqtt_key_file: str = ""
+    ha_discovery: bool = True
+    influx_output: bool = False
+    influx_url: str = "http://localhost:8086"
+    influx_token: str = field(default="", repr=False)
+    influx_bucket: str = "GivEnergy"
+    influx_org: str = "GivTCP"
+    ha_output: bool = False
+    ha_url: str = ""
+    ha_token: str = field(default="", repr=False)
+    debug: bool = False
+    debug_file_location: str = ""
+    state_location: str = ""
+    rest_token: str = field(default="", repr=False)
+
+    def secrets(self) -> list[str]:
+        """Secret values currently set, for log redaction."""
+        return [getattr(self, s.attr) for s in SPECS if s.secret and getattr(self, s.attr)]
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.state_location) if self.state_location else PROJECT_ROOT / ".state"
+
+    def require_inverter(self) -> None:
+        """Fail early, before any connection, when the inverter address is missing."""
+        if not self.invertor_ip:
+            raise SettingsError(
+                "no inverter address: set invertorIP in settings.py "
+                "(cp settings_template.py settings.py) or the INVERTOR_IP environment variable"
+            )
+
+
+assert {f.name for f in fields(Settings)} == {s.attr for s in SPECS}
+
+
+def _parse(spec: Spec, raw: Any, source: str) -> Any:
+    if raw is None:
+        return spec.default
+    if spec.kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise SettingsError(
+            f"{source} must be True or False (true/1/yes or false/0/no), got {raw!r}"
+        )
+    if spec.kind is int:
+        text = str(raw).strip()
+        if text == "":
+            return spec.default
+        try:
+            number = int(text)
+        except ValueError:
+            raise SettingsError(f"{source} must be a whole number, got {raw!r}") from None
+        if spec.bounds and not spec.bounds[0] <= number <= spec.bounds[1]:
+            low, high = spec.bounds
+            raise SettingsError(f"{source} must be between {low} and {high}, got {number}")
+        return number
+    return str(raw).strip()
+
+
+def _settings_module_values(path: Path | None) -> dict[str, Any]:
+    """Attributes of GiV_Settings in settings.py (empty if there is no such file)."""
+    if path is None:
+        explicit = os.environ.get(SETTINGS_FILE_ENV)
+        path = Path(explicit) if explicit else PROJECT_ROOT / "settings.py"
+        if not path.exists():
+            if explicit:
+                raise SettingsError(f"{SETTINGS_FILE_ENV} points to {path}, which does not exist")
+            return {}
+    spec = importlib.util.spec_from_file_location("givtcp_user_settings", path)
+    if spec is None or spec.loader is None:
+        raise SettingsError(f"cannot load settings from {path}")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a user's file: report any error in it plainly
+        raise SettingsError(
+            f"{path} has an error: {exc}. Compare it with settings_template.py"
+        ) from exc
+    holder = getattr(module, "GiV_Settings", None)
+    if holder is None:
+        raise SettingsError(f"{path} has no 'class GiV_Settings:'; copy settings_template.py")
+    return {name: getattr(holder, name) for name in dir(holder) if not name.startswith("_")}
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, settings_file: Path | None = None
+) -> Settings:
+    """settings.py values, each overridden by its environment variable when that is set."""
+    env = os.environ if env is None else env
+    file_values = _settings_module_values(settings_file)
+    values: dict[str, Any] = {}
+    for spec in SPECS:
+        if spec.env in env:
+            values[spec.attr] = _parse(spec, env[spec.env], f"environment variable {spec.env}")
+        else:
+            values[spec.attr] = _parse(
+                spec, file_values.get(spec.file_name), f"settings.py {spec.file_name}"
+            )
+    return Settings(**values)
