@@ -1,0 +1,270 @@
+"""Decoded, typed views of an inverter and a battery: pure functions of raw register values.
+
+Every register the tables can decode goes into ``values`` (physical units) unless it fails its
+plausibility bounds; then it goes into ``invalid`` with the raw value in the reason, so nothing
+implausible is published by accident (dongles return garbage pages, protocol.md §9). Derived
+attributes (family, generation, rated power, slots, ...) follow registers.md §2-3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .commands import InverterContext
+from .errors import CodecError
+from .registers import BATTERY_REGISTERS, HOLDING_REGISTERS, INPUT_REGISTERS, Register
+
+NOMINAL_BATTERY_VOLTAGE = 51.2  # 16 LFP cells × 3.2 V; GivTCP uses it for every model
+SERIAL_PATTERN = re.compile(r"[A-Z]{2}\d{4}[A-Z]\d{3}")
+TEMPERATURE_SENTINEL = 0xF556  # -273.0 °C: an empty battery slot (BMS bias of 2730 minus 2730)
+
+_FAMILIES = {
+    "2": "Hybrid",
+    "3": "AC",
+    "4": "Three-phase hybrid",
+    "5": "EMS",
+    "6": "Three-phase AC",
+    "7": "Gateway",
+}
+_RATED_POWER_W = {"2001": 5000, "2002": 4600, "2003": 3600, "3001": 3000, "8001": 6000}
+_CERTIFICATIONS = {8: "G98", 12: "G99", 16: "G98NI", 17: "G99NI"}
+_BATTERY_MAX_POWER_W = {"Gen1": 2600, "Gen2": 3600, "Gen3": 3600}
+_FAMILY_BATTERY_MAX_POWER_W = {"AC": 3000, "All-in-One": 6000}
+SLOT_NAMES = ("charge_slot_1", "charge_slot_2", "discharge_slot_1", "discharge_slot_2")
+
+
+def _raw_text(raw: tuple[int, ...]) -> str:
+    return str(raw[0]) if len(raw) == 1 else str(list(raw))
+
+
+def _decode_table(
+    table: Iterable[Register], regs: Mapping[int, int]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Split a table's decodable registers into plausible values and reasons for the rest."""
+    values: dict[str, Any] = {}
+    invalid: dict[str, str] = {}
+    for register in table:
+        raw = register.raw(regs)
+        if raw is None:
+            continue
+        try:
+            value = register.decode_raw(raw)
+        except CodecError as exc:
+            invalid[register.name] = f"raw {_raw_text(raw)}: {exc}"
+            continue
+        reason = register.check(value)
+        if reason is None:
+            values[register.name] = value
+        else:
+            unit = f" {register.unit}" if register.unit else ""
+            invalid[register.name] = f"raw {_raw_text(raw)} = {value}{unit}: {reason}"
+    return values, invalid
+
+
+@dataclass(frozen=True)
+class Inverter:
+    """Decoded inverter registers plus what can be derived from them."""
+
+    values: dict[str, Any]
+    invalid: dict[str, str]
+
+    @property
+    def serial(self) -> str | None:
+        return self.values.get("serial_number")
+
+    @property
+    def device_type_code(self) -> str | None:
+        return self.values.get("device_type_code")
+
+    @property
+    def family(self) -> str | None:
+        """Model family from the first DTC digit (registers.md §2); None when unknown."""
+        dtc = self.device_type_code
+        if not dtc:
+            return None
+        if dtc[0] == "8":
+            return "HV hybrid" if dtc.startswith("81") else "All-in-One"
+        return _FAMILIES.get(dtc[0])
+
+    @property
+    def generation(self) -> str | None:
+        """Gen1/Gen2/Gen3 for single-phase hybrids, from the ARM firmware (HR21) century."""
+        arm = self.values.get("arm_firmware_version")
+        if self.family != "Hybrid" or arm is None:
+            return None
+        century = arm // 100
+        if century == 3:
+            return "Gen3"
+        return "Gen2" if century in (8, 9) else "Gen1"
+
+    @property
+    def _module_low_word(self) -> int | None:
+        module = self.values.get("module")
+        return None if module is None else int(module, 16) & 0xFFFF
+
+    @property
+    def rated_power_w(self) -> int | None:
+        """Rated AC power: by DTC where known, else HR2's low byte × 100 (as GivTCP)."""
+        if (power := _RATED_POWER_W.get(self.device_type_code or "")) is not None:
+            return power
+        word = self._module_low_word
+        return None if word is None else (word & 0xFF) * 100
+
+    @property
+    def grid_certification(self) -> str | None:
+        """Grid code from HR2's high byte (G98, G99, G98NI, G99NI); None when unknown."""
+        word = self._module_low_word
+        return None if word is None else _CERTIFICATIONS.get(word >> 8)
+
+    @property
+    def battery_max_power_w(self) -> int | None:
+        """Battery charge/discharge power limit GivTCP assumes for this model."""
+        generation = self.generation
+        if generation is not None:
+            return _BATTERY_MAX_POWER_W[generation]
+        return _FAMILY_BATTERY_MAX_POWER_W.get(self.family or "")
+
+    @property
+    def battery_capacity_wh(self) -> float | None:
+        """Nominal capacity: HR55 Ah × 51.2 V (AIO usable capacity differs, registers.md §3)."""
+        ah = self.values.get("battery_capacity_ah")
+        return None if ah is None else round(ah * NOMINAL_BATTERY_VOLTAGE, 1)
+
+    @property
+    def battery_capacity_kwh(self) -> float | None:
+        """GivTCP v1.0's "Battery Capacity kWh": round(HR55 × 51.2 / 1000, 2)."""
+        ah = self.values.get("battery_capacity_ah")
+        return None if ah is None else round(ah * NOMINAL_BATTERY_VOLTAGE / 1000, 2)
+
+    @property
+    def firmware(self) -> str | None:
+        dsp = self.values.get("dsp_firmware_version")
+        arm = self.values.get("arm_firmware_version")
+        return None if dsp is None or arm is None else f"D0.{dsp}-A0.{arm}"
+
+    @property
+    def system_time(self) -> dt.datetime | None:
+        return self.values.get("system_time")
+
+    @property
+    def slots(self) -> dict[str, tuple[dt.time, dt.time] | None]:
+        """Each timed slot as (start, end); None when unset (00:00/00:00), missing or invalid."""
+        result: dict[str, tuple[dt.time, dt.time] | None] = {}
+        for name in SLOT_NAMES:
+            start = self.values.get(f"{name}_start")
+            end = self.values.get(f"{name}_end")
+            unset = start == end == dt.time(0, 0)
+            result[name] = None if start is None or end is None or unset else (start, end)
+        return result
+
+    @property
+    def legacy_type(self) -> str | None:
+        """GivTCP v1.0's "Invertor Type" (serial prefix CE -> AC, ED -> Gen 2, else Hybrid).
+
+        Kept for the v1.0 output key only; behaviour is chosen from ``family``/``generation``.
+        """
+        serial = self.serial
+        if serial is None:
+            return None
+        return {"CE": "AC", "ED": "Gen 2"}.get(serial[:2], "Hybrid")
+
+    def context(self) -> InverterContext | None:
+        """What the rate commands need, or None when the battery size or model is unknown."""
+        capacity, power = self.battery_capacity_wh, self.battery_max_power_w
+        if not capacity or not power:
+            return None
+        return InverterContext(battery_capacity_wh=capacity, battery_max_power_w=power)
+
+
+@dataclass(frozen=True)
+class Battery:
+    """Decoded battery page (IR 60-119 at 0x32..0x37) plus the raw page for validity checks."""
+
+    values: dict[str, Any]
+    invalid: dict[str, str]
+    registers: dict[int, int]
+
+    @property
+    def serial(self) -> str | None:
+        return self.values.get("serial_number")
+
+    @property
+    def soc(self) -> int | None:
+        return self.values.get("soc")
+
+    @property
+    def cell_voltages(self) -> tuple[float | None, ...]:
+        """Cells 1..16 in V; None where missing or implausible."""
+        return tuple(self.values.get(f"v_cell_{i:02d}") for i in range(1, 17))
+
+    @property
+    def temperatures(self) -> dict[str, float | None]:
+        """The pack's temperature sensors in °C; None where missing or implausible."""
+        names = ("t_cells_01_04", "t_cells_05_08", "t_cells_09_12", "t_cells_13_16")
+        return {name: self.values.get(name) for name in (*names, "t_bms_mosfet", "t_max", "t_min")}
+
+    @property
+    def cap_design_ah(self) -> float | None:
+        return self.values.get("cap_design")
+
+    @property
+    def cap_calibrated_ah(self) -> float | None:
+        return self.values.get("cap_calibrated")
+
+    @property
+    def cap_remaining_ah(self) -> float | None:
+        return self.values.get("cap_remaining")
+
+    @property
+    def remaining_energy_nominal_wh(self) -> int | None:
+        """Remaining capacity × the nominal 51.2 V."""
+        remaining = self.cap_remaining_ah
+        return None if remaining is None else round(remaining * NOMINAL_BATTERY_VOLTAGE)
+
+    @property
+    def cycles(self) -> int | None:
+        return self.values.get("num_cycles")
+
+    def is_valid_page(self) -> tuple[bool, str]:
+        """Whether this page came from a real battery; the reason when it did not.
+
+        Empty slots and BMS glitches yield all-zero pages, -273.0 °C sentinels, bad serials or
+        impossible cell voltages (protocol.md §9); such pages must not be published.
+        """
+        missing = [a for a in range(60, 120) if a not in self.registers]
+        if missing:
+            return False, f"incomplete page: IR{missing[0]} and {len(missing) - 1} more missing"
+        if not any(self.registers[a] for a in range(60, 120)):
+            return False, "all-zero page (empty slot or BMS glitch)"
+        serial = self.serial or ""
+        if not SERIAL_PATTERN.fullmatch(serial):
+            return False, f"serial {serial!r} does not match [A-Z]{{2}}\\d{{4}}[A-Z]\\d{{3}}"
+        for address in (*range(76, 80), 81, 103, 104):
+            if self.registers[address] == TEMPERATURE_SENTINEL:
+                return False, f"IR{address} holds the -273.0 °C empty-slot sentinel"
+        cells = self.registers[97] if 1 <= self.registers[97] <= 16 else 16
+        for address in range(60, 60 + cells):
+            millivolts = self.registers[address]
+            if not 1000 <= millivolts <= 5000:
+                return False, f"cell {address - 59} reads {millivolts / 1000} V (outside 1-5 V)"
+        return True, ""
+
+
+def decode_inverter(holding: Mapping[int, int], input: Mapping[int, int]) -> Inverter:
+    """Decode whatever holding and input registers were read (missing banks are skipped)."""
+    values, invalid = _decode_table(HOLDING_REGISTERS, holding)
+    input_values, input_invalid = _decode_table(INPUT_REGISTERS, input)
+    values.update(input_values)
+    invalid.update(input_invalid)
+    return Inverter(values=values, invalid=invalid)
+
+
+def decode_battery(registers: Mapping[int, int]) -> Battery:
+    """Decode one battery page (IR 60-119 as read from 0x32..0x37)."""
+    values, invalid = _decode_table(BATTERY_REGISTERS, registers)
+    page = {a: registers[a] for a in range(60, 120) if a in registers}
+    return Battery(values=values, invalid=invalid, registers=page)
