@@ -50,7 +50,7 @@ READ_FUNCTIONS = frozenset({Function.READ_HOLDING, Function.READ_INPUT, Function
 ERROR_BIT = 0x80
 
 
-class CrcForm(str, enum.Enum):
+class CrcForm(enum.StrEnum):
     """Which CRC a frame carried."""
 
     STANDARD = "standard"  # CRC-16/MODBUS over device..values, low byte first
@@ -60,10 +60,9 @@ class CrcForm(str, enum.Enum):
 
 
 def _serial_bytes(serial: str) -> bytes:
-    raw = serial.encode("ascii")
-    if len(raw) != _SERIAL_SIZE:
+    if not serial.isascii() or len(serial) != _SERIAL_SIZE:
         raise CodecError(f"serial numbers are 10 ASCII characters, got {serial!r}")
-    return raw
+    return serial.encode("ascii")
 
 
 def _serial_text(raw: bytes) -> str:
@@ -71,6 +70,7 @@ def _serial_text(raw: bytes) -> str:
 
 
 def _header(length: int, unit_id: int, frame_type: int) -> bytes:
+    _check_u8("unit id", unit_id)
     return MARKER + struct.pack(">HBB", length, unit_id, frame_type)
 
 
@@ -161,6 +161,11 @@ class ReadResponse:
         return {self.base + i: v for i, v in enumerate(self.values)}
 
     def encode(self) -> bytes:
+        _check_u8("device", self.device)
+        _check_u8("function", self.function)
+        _check_u16("base register", self.base)
+        for value in self.values:
+            _check_u16("register value", value)
         pdu = (
             struct.pack(">BB", self.device, self.function)
             + _serial_bytes(self.inverter_serial)
@@ -182,6 +187,9 @@ class WriteResponse:
     function = Function.WRITE_SINGLE
 
     def encode(self) -> bytes:
+        _check_u8("device", self.device)
+        _check_u16("register", self.register)
+        _check_u16("value", self.value)
         pdu = (
             struct.pack(">BB", self.device, Function.WRITE_SINGLE)
             + _serial_bytes(self.inverter_serial)
@@ -203,6 +211,10 @@ class ErrorResponse:
     kind = "error_response"
 
     def encode(self) -> bytes:
+        _check_u8("device", self.device)
+        _check_u8("function", self.function | ERROR_BIT)
+        _check_u16("base register", self.base)
+        _check_u16("register count", self.count)
         pdu = (
             struct.pack(">BB", self.device, self.function | ERROR_BIT)
             + _serial_bytes(self.inverter_serial)
@@ -221,7 +233,8 @@ class Heartbeat:
     kind = "heartbeat"
 
     def encode(self) -> bytes:
-        body = _serial_bytes(self.adapter_serial) + bytes([self.adapter_type & 0xFF])
+        _check_u8("adapter type", self.adapter_type)
+        body = _serial_bytes(self.adapter_serial) + bytes([self.adapter_type])
         return _header(len(body) + 2, self.unit_id, TYPE_HEARTBEAT) + body
 
     def reply(self, adapter_serial: str = PLACEHOLDER_ADAPTER_SERIAL) -> Heartbeat:
@@ -238,6 +251,7 @@ class NullFrame:
     kind = "null"
 
     def encode(self) -> bytes:
+        _check_u8("device", self.device)
         return _transparent(self.adapter_serial, bytes([self.device]) + bytes(137))
 
 
@@ -250,6 +264,8 @@ class LanBroadcast:
     kind = "lan_broadcast"
 
     def encode(self, trailer: bytes = b"\xb4\xf2") -> bytes:
+        if not self.text.isascii() or len(trailer) != 2:
+            raise CodecError("a LAN broadcast is ASCII text and a 2-byte trailer")
         body = self.text.encode("ascii") + b"\r\n\r\n" + trailer
         return _transparent(self.adapter_serial, body)
 
