@@ -1,0 +1,1 @@
+"""Real loopback servers (mosquitto, VictoriaMetrics, Home Assistant) for integration tests."""
