@@ -69,30 +69,41 @@ class RegisterSnapshot:
 def read_banks(
     dongle: DongleClient,
     banks: tuple[Bank, ...],
-    battery_addresses: tuple[int, ...] = (),
-    probe_timeout: float = 1.0,
+    batteries: tuple[int, ...] = (),
+    probes: tuple[int, ...] = (),
+    probe_timeout: float = 0.5,
 ) -> RegisterSnapshot:
-    """Read each bank once; a missing bank is recorded, not fatal (the caller decides)."""
+    """Read each bank once; a missing bank is recorded, not fatal (the caller decides).
+
+    ``batteries`` are addresses known to hold a battery (normal timeout and retries);
+    ``probes`` are addresses that may be empty: one short attempt each, since an absent
+    battery never answers.
+    """
     snapshot = RegisterSnapshot()
     for bank in dict.fromkeys(banks):  # de-duplicated, order kept
         _read_into(dongle, bank, snapshot)
-    for device in battery_addresses:
-        bank = Bank(device, Function.READ_INPUT, 60)
-        _read_into(dongle, bank, snapshot, probe_timeout)
+    for device in dict.fromkeys(batteries + probes):
+        probing = device in probes and device not in batteries
+        _read_into(
+            dongle,
+            Bank(device, Function.READ_INPUT, 60),
+            snapshot,
+            timeout=probe_timeout if probing else None,
+            retries=0 if probing else None,
+        )
     return snapshot
 
 
 def _read_into(
-    dongle: DongleClient, bank: Bank, snapshot: RegisterSnapshot, timeout: float | None = None
+    dongle: DongleClient,
+    bank: Bank,
+    snapshot: RegisterSnapshot,
+    timeout: float | None = None,
+    retries: int | None = None,
 ) -> None:
     try:
         page = dongle.read(
-            bank.device,
-            bank.function,
-            bank.base,
-            bank.count,
-            timeout=timeout,
-            retries=None if timeout is None else 1,
+            bank.device, bank.function, bank.base, bank.count, timeout=timeout, retries=retries
         )
     except (InverterTimeout, InverterRefused) as exc:
         snapshot.failures[bank.label] = str(exc)

@@ -1,0 +1,234 @@
+"""What read.py, write.py and REST.py do, without their command-line or HTTP clothing.
+
+Exit codes (documented in the README; Node-RED and cron users route on them):
+  0 success; 1 inverter unreachable or no valid answer; 2 bad usage, payload or setting
+  (nothing sent); 3 data read but an output failed; 4 a write was sent but did not read back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from givenergy_modbus_codec import reader
+from givenergy_modbus_codec.errors import InverterTimeout, TransportError
+from givenergy_modbus_codec.model import Battery, Inverter, decode_battery, decode_inverter
+from givenergy_modbus_codec.transport import DongleClient, TransportConfig
+
+from . import report
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_INVERTER = 1
+EXIT_USAGE = 2
+EXIT_OUTPUT = 3
+EXIT_WRITE_UNCONFIRMED = 4
+
+READ_FUNCTIONS: dict[str, str] = {
+    "getTimeslots": "charge/discharge time slots (reads HR 0-119)",
+    "getModesandTimes": "time slots, battery mode and control state, inverter details "
+    "(reads HR 0-119)",
+    "getCombinedStats": "power, power flows, energy today/total, inverter temperature and "
+    "battery details (reads HR 0-59, IR 0-59, IR 180-239, battery pages)",
+    "runAll": "everything above merged into one JSON object",
+}
+READ_ALIASES = {"runALL": "runAll"}  # the original's README spells it so
+BATTERY_REPROBE_SECONDS = 24 * 3600
+
+
+def transport_config(settings: Settings) -> TransportConfig:
+    settings.require_inverter()
+    return TransportConfig(host=settings.invertor_ip, port=settings.invertor_port)
+
+
+# -- battery presence ----------------------------------------------------------------------
+
+
+def _battery_cache_path(settings: Settings) -> Path:
+    safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
+    return settings.state_dir / f"batteries-{safe}-{settings.invertor_port}.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so concurrent readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def battery_plan(settings: Settings) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(known battery addresses to read, addresses to probe) for this run.
+
+    NUM_BATTERIES fixes the count. Otherwise all six addresses are probed once a day and the
+    ones that answered with a valid page are remembered in the state folder.
+    """
+    first = reader.FIRST_BATTERY_ADDRESS
+    if settings.num_batteries is not None:
+        return tuple(range(first, first + settings.num_batteries)), ()
+    try:
+        cached = json.loads(_battery_cache_path(settings).read_text())
+        if time.time() - cached["probed_at"] < BATTERY_REPROBE_SECONDS:
+            return tuple(cached["addresses"]), ()
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return (), tuple(range(first, first + reader.MAX_BATTERIES))
+
+
+def _remember_batteries(settings: Settings, addresses: list[int]) -> None:
+    try:
+        payload = json.dumps({"probed_at": time.time(), "addresses": addresses})
+        _write_atomic(_battery_cache_path(settings), payload)
+    except OSError as exc:
+        log.warning("cannot remember the battery list in %s: %s", settings.state_dir, exc)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class ReadResult:
+    """One read: the published groups plus what the sinks need to know about them."""
+
+    inverter: Inverter
+    batteries: list[Battery]
+    groups: dict[str, Any]
+    meta: dict[tuple[str, str], report.Entry] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    timestamp: float = 0.0
+
+
+def canonical_function(name: str) -> str | None:
+    name = READ_ALIASES.get(name, name)
+    return name if name in READ_FUNCTIONS else None
+
+
+def read_inverter(function: str, settings: Settings) -> ReadResult:
+    """Read the banks ``function`` needs in one dongle session and build its groups."""
+    banks = reader.READ_FUNCTION_BANKS[function]
+    with_batteries = function in reader.FUNCTIONS_WITH_BATTERIES
+    known, probes = battery_plan(settings) if with_batteries else ((), ())
+    started = time.time()
+    with DongleClient(transport_config(settings)) as dongle:
+        snapshot = reader.read_banks(dongle, banks, known, probes)
+    if not snapshot.holding or any(label in snapshot.failures for label in _required(banks)):
+        reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
+        raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
+    inverter = decode_inverter(snapshot.holding, snapshot.input)
+    batteries = []
+    for address, registers in sorted(snapshot.batteries.items()):
+        battery = decode_battery(registers)
+        valid, reason = battery.is_valid_page()
+        if valid:
+            batteries.append(battery)
+        elif address not in probes:
+            log.warning("battery page at %#04x rejected: %s", address, reason)
+    if probes:
+        present = [
+            address
+            for address, registers in sorted(snapshot.batteries.items())
+            if decode_battery(registers).is_valid_page()[0]
+        ]
+        _remember_batteries(settings, present)
+    return build_result(function, inverter, batteries, snapshot, settings.print_raw, started)
+
+
+def _required(banks: tuple[reader.Bank, ...]) -> list[str]:
+    # IR(180,60) is optional: not every model implements it.
+    return [bank.label for bank in banks if bank != reader.IR_180]
+
+
+def build_result(
+    function: str,
+    inverter: Inverter,
+    batteries: list[Battery],
+    snapshot: reader.RegisterSnapshot,
+    print_raw: bool,
+    timestamp: float,
+) -> ReadResult:
+    entries: list[report.Entry] = []
+    if function in ("getCombinedStats", "runAll"):
+        entries += report.stats_entries(
+            report.battery_energy_registers(inverter), inverter.family == "AC"
+        )
+    if function in ("getTimeslots", "getModesandTimes", "runAll"):
+        entries += report.timeslot_entries()
+    if function in ("getModesandTimes", "runAll"):
+        entries += report.control_entries()
+    groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid)
+    details = report.inverter_details(inverter, full=function != "getCombinedStats")
+    if function != "getTimeslots":
+        groups.setdefault(report.GROUP_DETAILS, {}).update(details)
+    if function in ("getCombinedStats", "runAll") and batteries:
+        battery_groups, battery_rejected = report.battery_details(batteries)
+        groups[report.GROUP_BATTERIES] = battery_groups
+        rejected.update(battery_rejected)
+    if print_raw:
+        groups["raw/holding"] = report.raw_registers(snapshot.holding, "holding")
+        if snapshot.input:
+            groups["raw/input"] = report.raw_registers(snapshot.input, "input")
+    if rejected:
+        groups[report.GROUP_QUALITY] = {"rejected": rejected}
+    return ReadResult(
+        inverter=inverter,
+        batteries=batteries,
+        groups=groups,
+        meta=report.metadata(entries + report.battery_entries()),
+        rejected=rejected,
+        timestamp=timestamp,
+    )
+
+
+def unreachable_message(exc: TransportError) -> str:
+    return f"inverter not read: {exc}"
+
+
+# -- publishing ----------------------------------------------------------------------------
+
+
+def publication(result: ReadResult) -> Any:
+    """The sink-facing view of a read result."""
+    from outputs import Publication
+
+    inverter = result.inverter
+    return Publication(
+        serial=inverter.serial,
+        groups=result.groups,
+        meta=result.meta,
+        device={
+            "manufacturer": "GivEnergy",
+            "model": " ".join(filter(None, (inverter.family, inverter.generation))),
+            "firmware": inverter.firmware,
+        },
+        timestamp=result.timestamp,
+    )
+
+
+def publish(result: ReadResult, settings: Settings) -> list[str]:
+    """Deliver to every enabled sink; one failing sink does not stop the others.
+
+    Returns one message per failed sink (empty when all delivered).
+    """
+    from outputs import OutputError, enabled_sinks
+
+    failures = []
+    try:
+        sinks = enabled_sinks(settings)
+    except (OutputError, ImportError) as exc:
+        return [f"outputs not started: {exc}"]
+    item = publication(result)
+    for sink in sinks:
+        try:
+            sink.publish(item)
+        except OutputError as exc:
+            failures.append(f"{sink.name} output failed: {exc}")
+    return failures

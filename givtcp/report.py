@@ -1,0 +1,501 @@
+"""The GivTCP v1.0 output contract: groups and key names built from the decoded model.
+
+Each published key is one row of ``ENTRIES``: group, key, the model values it is computed
+from, how, and its unit / Home Assistant device and state class. A key is published only when
+every value it depends on decoded within bounds; otherwise it is left out and listed, with the
+reason, under "Data Quality" (a value we are not sure of is never published as if it were true).
+
+Sign conventions (registers.md §1.2), kept from v1.0:
+  "Grid Power"    + exporting, − importing
+  "Battery Power" + discharging, − charging
+  "Invertor Power" + inverter delivering to the AC side, − drawing from it (AC charging)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from givenergy_modbus_codec.registers import TABLES, Bank
+
+Values = Mapping[str, Any]
+
+GROUP_POWER = "Power"
+GROUP_FLOWS = "Power/Flows"
+GROUP_TODAY = "Energy/Today"
+GROUP_TOTAL = "Energy/Total"
+GROUP_DETAILS = "Invertor Details"
+GROUP_TIMESLOTS = "Timeslots"
+GROUP_CONTROL = "Control"
+GROUP_BATTERIES = "Battery Details"
+GROUP_QUALITY = "Data Quality"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One published value and its metadata."""
+
+    group: str
+    key: str
+    sources: tuple[str, ...]
+    compute: Callable[[Values], Any]
+    unit: str | None = None
+    device_class: str | None = None
+    state_class: str | None = None
+
+
+def _power(group: str, key: str, sources: tuple[str, ...], fn: Callable[[Values], Any]) -> Entry:
+    return Entry(group, key, sources, fn, "W", "power", "measurement")
+
+
+def _energy(
+    group: str, key: str, sources: tuple[str, ...], fn: Callable[[Values], Any], counter: bool
+) -> Entry:
+    # Raw inverter counters only ever increase (daily ones reset at midnight, which HA's
+    # total_increasing treats as a new cycle); values computed from several counters can dip,
+    # so they are "total".
+    return Entry(
+        group, key, sources, fn, "kWh", "energy", "total_increasing" if counter else "total"
+    )
+
+
+def _counter(group: str, key: str, name: str) -> Entry:
+    return _energy(group, key, (name,), lambda v: round(v[name], 1), counter=True)
+
+
+def _flows(v: Values) -> dict[str, int]:
+    """Split measured powers into flows: solar serves the house first, then the battery,
+    then the grid; the battery serves the house before the grid; the grid covers the rest."""
+    pv = v["p_pv1"] + v["p_pv2"]
+    load = v["p_load_demand"]
+    grid = v["p_grid_out"]
+    battery = v["p_battery"]
+    export, import_ = max(grid, 0), max(-grid, 0)
+    discharge, charge = max(battery, 0), max(-battery, 0)
+    s2h = min(pv, load)
+    s2b = min(pv - s2h, charge)
+    s2g = min(pv - s2h - s2b, export)
+    b2h = min(discharge, load - s2h)
+    b2g = max(min(discharge - b2h, export - s2g), 0)
+    g2h = min(max(load - s2h - b2h, 0), import_)
+    g2b = min(max(charge - s2b, 0), import_ - g2h)
+    return {
+        "Solar to House": s2h,
+        "Solar to Battery": s2b,
+        "Solar to Grid": s2g,
+        "Battery to House": b2h,
+        "Battery to Grid": b2g,
+        "Grid to House": g2h,
+        "Grid to Battery": g2b,
+    }
+
+
+_FLOW_SOURCES = ("p_pv1", "p_pv2", "p_load_demand", "p_grid_out", "p_battery")
+
+
+def _load_energy(prefix: str, ac: bool) -> Callable[[Values], float]:
+    """v1.0's load formula: inverter out − AC charge − net export (+ PV on AC-coupled)."""
+
+    def compute(v: Values) -> float:
+        inverter, ac_in = (
+            v[f"e_inverter_out_{prefix}"],
+            v[f"e_{'inverter_in' if prefix == 'total' else 'ac_charge'}_{prefix}"],
+        )
+        export, import_ = v[f"e_grid_out_{prefix}"], v[f"e_grid_in_{prefix}"]
+        load = (inverter - ac_in) - (export - import_)
+        if ac:
+            load += v["e_pv_total"] if prefix == "total" else v["e_pv1_day"] + v["e_pv2_day"]
+        return round(load, 3)
+
+    return compute
+
+
+def stats_entries(battery_energy: Mapping[str, str], ac_coupled: bool) -> list[Entry]:
+    """getCombinedStats' keys. ``battery_energy`` names the model-specific battery registers."""
+    chg_day, dis_day = battery_energy["charge_day"], battery_energy["discharge_day"]
+    entries = [
+        _power(GROUP_POWER, "PV Power String 1", ("p_pv1",), lambda v: v["p_pv1"]),
+        _power(GROUP_POWER, "PV Power String 2", ("p_pv2",), lambda v: v["p_pv2"]),
+        _power(GROUP_POWER, "PV Power", ("p_pv1", "p_pv2"), lambda v: v["p_pv1"] + v["p_pv2"]),
+        _power(GROUP_POWER, "Grid Power", ("p_grid_out",), lambda v: v["p_grid_out"]),
+        _power(GROUP_POWER, "Import Power", ("p_grid_out",), lambda v: max(-v["p_grid_out"], 0)),
+        _power(GROUP_POWER, "Export Power", ("p_grid_out",), lambda v: max(v["p_grid_out"], 0)),
+        _power(GROUP_POWER, "EPS Power", ("p_eps_backup",), lambda v: v["p_eps_backup"]),
+        _power(GROUP_POWER, "Invertor Power", ("p_inverter_out",), lambda v: v["p_inverter_out"]),
+        _power(
+            GROUP_POWER,
+            "AC Charge Power",
+            ("p_inverter_out",),
+            lambda v: max(-v["p_inverter_out"], 0),
+        ),
+        _power(GROUP_POWER, "Load Power", ("p_load_demand",), lambda v: v["p_load_demand"]),
+        _power(
+            GROUP_POWER,
+            "Self Consumption Power",
+            ("p_load_demand", "p_grid_out"),
+            lambda v: max(v["p_load_demand"] - max(-v["p_grid_out"], 0), 0),
+        ),
+        _power(GROUP_POWER, "Battery Power", ("p_battery",), lambda v: v["p_battery"]),
+        _power(GROUP_POWER, "Charge Power", ("p_battery",), lambda v: max(-v["p_battery"], 0)),
+        _power(GROUP_POWER, "Discharge Power", ("p_battery",), lambda v: max(v["p_battery"], 0)),
+        Entry(
+            GROUP_POWER,
+            "SOC",
+            ("battery_percent",),
+            lambda v: v["battery_percent"],
+            "%",
+            "battery",
+            "measurement",
+        ),
+    ]
+    for flow in _flows(dict.fromkeys(_FLOW_SOURCES, 0)):
+        entries.append(
+            _power(GROUP_FLOWS, flow, _FLOW_SOURCES, lambda v, flow=flow: _flows(v)[flow])
+        )
+    entries += [
+        _energy(
+            GROUP_TODAY,
+            "Battery Throughput Today kWh",
+            (chg_day, dis_day),
+            lambda v: round(v[chg_day] + v[dis_day], 1),
+            counter=True,
+        ),
+        _energy(
+            GROUP_TODAY,
+            "PV Energy Today kWh",
+            ("e_pv1_day", "e_pv2_day"),
+            lambda v: round(v["e_pv1_day"] + v["e_pv2_day"], 1),
+            counter=True,
+        ),
+        _counter(GROUP_TODAY, "Import Energy Today kWh", "e_grid_in_day"),
+        _counter(GROUP_TODAY, "Export Energy Today kWh", "e_grid_out_day"),
+        _counter(GROUP_TODAY, "AC Charge Energy Today kWh", "e_ac_charge_day"),
+        _counter(GROUP_TODAY, "Invertor Energy Today kWh", "e_inverter_out_day"),
+        _counter(GROUP_TODAY, "Battery Charge Energy Today kWh", chg_day),
+        _counter(GROUP_TODAY, "Battery Discharge Energy Today kWh", dis_day),
+        _energy(
+            GROUP_TODAY,
+            "Import for Load Energy Today kWh",
+            ("e_grid_in_day", "e_ac_charge_day"),
+            lambda v: round(max(v["e_grid_in_day"] - v["e_ac_charge_day"], 0), 1),
+            counter=False,
+        ),
+        _energy(
+            GROUP_TODAY,
+            "Load Energy Today kWh",
+            (
+                "e_inverter_out_day",
+                "e_ac_charge_day",
+                "e_grid_out_day",
+                "e_grid_in_day",
+                "e_pv1_day",
+                "e_pv2_day",
+            ),
+            _load_energy("day", ac_coupled),
+            counter=False,
+        ),
+        _energy(
+            GROUP_TODAY,
+            "Self Consumption Energy Today kWh",
+            ("e_pv1_day", "e_pv2_day", "e_grid_out_day"),
+            lambda v: round(max(v["e_pv1_day"] + v["e_pv2_day"] - v["e_grid_out_day"], 0), 2),
+            counter=False,
+        ),
+        _counter(GROUP_TOTAL, "Export Energy Total kWh", "e_grid_out_total"),
+        _counter(GROUP_TOTAL, "Battery Throughput Total kWh", "e_battery_throughput_total"),
+        _counter(GROUP_TOTAL, "AC Charge Energy Total kWh", "e_inverter_in_total"),
+        _counter(GROUP_TOTAL, "Import Energy Total kWh", "e_grid_in_total"),
+        _counter(GROUP_TOTAL, "Invertor Energy Total kWh", "e_inverter_out_total"),
+        _counter(GROUP_TOTAL, "PV Energy Total kWh", "e_pv_total"),
+        _energy(
+            GROUP_TOTAL,
+            "Load Energy Total kWh",
+            (
+                "e_inverter_out_total",
+                "e_inverter_in_total",
+                "e_grid_out_total",
+                "e_grid_in_total",
+                "e_pv_total",
+            ),
+            _load_energy("total", ac_coupled),
+            counter=False,
+        ),
+        _energy(
+            GROUP_TOTAL,
+            "Self Consumption Energy Total kWh",
+            ("e_pv_total", "e_grid_out_total"),
+            lambda v: round(max(v["e_pv_total"] - v["e_grid_out_total"], 0), 2),
+            counter=False,
+        ),
+        Entry(
+            GROUP_DETAILS,
+            "Invertor Temperature",
+            ("temp_inverter_heatsink",),
+            lambda v: v["temp_inverter_heatsink"],
+            "°C",
+            "temperature",
+            "measurement",
+        ),
+    ]
+    if "charge_total" in battery_energy:
+        chg_total, dis_total = battery_energy["charge_total"], battery_energy["discharge_total"]
+        entries += [
+            _counter(GROUP_TOTAL, "Battery Charge Energy Total kWh", chg_total),
+            _counter(GROUP_TOTAL, "Battery Discharge Energy Total kWh", dis_total),
+        ]
+    return entries
+
+
+def hhmm(value: Any) -> str:
+    """A slot time as v1.0's 4-character "HHMM" string."""
+    if isinstance(value, dt.time):
+        return f"{value.hour:02d}{value.minute:02d}"
+    return f"{int(value):04d}"
+
+
+MODES = {(4, 1, 0): 1, (100, 1, 1): 3, (4, 0, 1): 4, (4, 1, 1): 5}
+
+
+def battery_mode(v: Values) -> int | str:
+    """v1.0's mode number from (HR110 reserve, HR27 power mode, HR59 discharge enable)."""
+    key = (v["battery_soc_reserve"], int(v["battery_power_mode"]), int(v["enable_discharge"]))
+    return MODES.get(key, "unknown")
+
+
+def _state(name: str) -> Callable[[Values], str]:
+    return lambda v: "Active" if v[name] else "Paused"
+
+
+SLOT_KEYS = (
+    ("Discharge start time slot 1", "discharge_slot_1_start"),
+    ("Discharge end time slot 1", "discharge_slot_1_end"),
+    ("Discharge start time slot 2", "discharge_slot_2_start"),
+    ("Discharge end time slot 2", "discharge_slot_2_end"),
+    ("Charge start time slot 1", "charge_slot_1_start"),
+    ("Charge end time slot 1", "charge_slot_1_end"),
+    ("Charge start time slot 2", "charge_slot_2_start"),
+    ("Charge end time slot 2", "charge_slot_2_end"),
+)
+
+
+def timeslot_entries() -> list[Entry]:
+    return [
+        Entry(GROUP_TIMESLOTS, key, (name,), lambda v, name=name: hhmm(v[name]))
+        for key, name in SLOT_KEYS
+    ]
+
+
+def control_entries() -> list[Entry]:
+    pct = {"unit": "%", "state_class": "measurement"}
+    return [
+        Entry(
+            GROUP_CONTROL,
+            "Mode",
+            ("battery_soc_reserve", "battery_power_mode", "enable_discharge"),
+            battery_mode,
+        ),
+        # v1.0 meaning: HR114 (later GivTCP calls it Battery_Power_Cutoff); see README.
+        Entry(
+            GROUP_CONTROL,
+            "Battery Power Reserve",
+            ("battery_discharge_min_power_reserve",),
+            lambda v: v["battery_discharge_min_power_reserve"],
+            **pct,
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Battery SOC Reserve",
+            ("battery_soc_reserve",),
+            lambda v: v["battery_soc_reserve"],
+            **pct,
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Target SOC",
+            ("charge_target_soc",),
+            lambda v: v["charge_target_soc"],
+            **pct,
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Charge Target Enabled",
+            ("enable_charge_target",),
+            lambda v: bool(v["enable_charge_target"]),
+        ),
+        Entry(GROUP_CONTROL, "Charge Schedule State", ("enable_charge",), _state("enable_charge")),
+        Entry(
+            GROUP_CONTROL,
+            "Discharge Schedule State",
+            ("enable_discharge",),
+            _state("enable_discharge"),
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Battery Charge Rate",
+            ("battery_charge_limit",),
+            lambda v: v["battery_charge_limit"],
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Battery Discharge Rate",
+            ("battery_discharge_limit",),
+            lambda v: v["battery_discharge_limit"],
+        ),
+    ]
+
+
+def build_groups(
+    entries: list[Entry], values: Values, invalid: Mapping[str, str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Evaluate entries; return (groups, rejected) where rejected maps "group/key" to why."""
+    groups: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, str] = {}
+    for entry in entries:
+        bad = [f"{name}: {invalid[name]}" for name in entry.sources if name in invalid]
+        missing = [name for name in entry.sources if name not in values and name not in invalid]
+        if bad or missing:
+            rejected[f"{entry.group}/{entry.key}"] = "; ".join(
+                bad + [f"{name}: not read" for name in missing]
+            )
+            continue
+        groups.setdefault(entry.group, {})[entry.key] = entry.compute(values)
+    return groups, rejected
+
+
+def metadata(entries: list[Entry]) -> dict[tuple[str, str], Entry]:
+    """(group, key) -> entry, for sinks that need units and classes (MQTT discovery, HA)."""
+    return {(e.group, e.key): e for e in entries}
+
+
+def battery_energy_registers(inverter: Any) -> dict[str, str]:
+    """Which registers hold battery energy: Gen1 hybrids keep the authoritative daily values
+    at IR182/183 and totals at IR180/181; AC, AIO and Gen2 use IR36/37 (registers.md §7)."""
+    if inverter.family == "Hybrid" and inverter.generation == "Gen1":
+        return {
+            "charge_day": "e_battery_charge_day_gen1",
+            "discharge_day": "e_battery_discharge_day_gen1",
+            "charge_total": "e_battery_charge_total_gen1",
+            "discharge_total": "e_battery_discharge_total_gen1",
+        }
+    names = {"charge_day": "e_battery_charge_day", "discharge_day": "e_battery_discharge_day"}
+    if inverter.values.get("e_battery_charge_total_2"):  # 0 on models without IR194-197
+        names["charge_total"] = "e_battery_charge_total_2"
+        names["discharge_total"] = "e_battery_discharge_total_2"
+    return names
+
+
+_BATTERY_TYPES = {0: "Lead Acid", 1: "Lithium"}
+_METER_TYPES = {0: "EM418", 1: "EM115"}
+
+
+def inverter_details(inverter: Any, full: bool) -> dict[str, Any]:
+    """ "Invertor Details": identity always; the v1.0 getModesandTimes keys when ``full``."""
+    v = inverter.values
+    details: dict[str, Any] = {}
+
+    def put(key: str, value: Any) -> None:
+        if value is not None:
+            details[key] = value
+
+    put("Invertor Serial Number", inverter.serial)
+    if not full:
+        return details
+    put("Battery Type", _BATTERY_TYPES.get(v.get("battery_type")))
+    put("Battery Capacity kWh", inverter.battery_capacity_kwh)
+    put("Battery Serial Number", v.get("first_battery_serial_number"))
+    put("Modbus Version", v.get("modbus_version"))
+    put("Meter Type", _METER_TYPES.get(v.get("meter_type")))
+    put("Invertor Type", inverter.legacy_type)
+    put("Invertor Model", inverter.family)
+    put("Invertor Generation", inverter.generation)
+    put("Firmware Version", inverter.firmware)
+    put("Rated Power W", inverter.rated_power_w)
+    system_time = inverter.system_time
+    put("Invertor Time", system_time.isoformat(sep=" ") if system_time else None)
+    return details
+
+
+def _battery_value(
+    group: str,
+    key: str,
+    name: str,
+    unit: str | None,
+    device_class: str | None,
+    state_class: str | None = "measurement",
+) -> Entry:
+    return Entry(group, key, (name,), lambda v: v[name], unit, device_class, state_class)
+
+
+def battery_entries() -> list[Entry]:
+    """Per-battery keys (group "Battery Details", one sub-object per battery serial)."""
+    g = GROUP_BATTERIES
+    entries = [
+        _battery_value(g, "Battery SOC", "soc", "%", "battery"),
+        _battery_value(g, "Battery Voltage", "v_out", "V", "voltage"),
+        _battery_value(g, "Battery Current", "i_battery", "A", "current"),
+        _battery_value(g, "Battery Cells Voltage Sum", "v_cells_sum", "V", "voltage"),
+        _battery_value(g, "Battery Design Capacity Ah", "cap_design", "Ah", None),
+        _battery_value(g, "Battery Full Capacity Ah", "cap_calibrated", "Ah", None),
+        _battery_value(g, "Battery Remaining Capacity Ah", "cap_remaining", "Ah", None),
+        _battery_value(g, "Battery Cycles", "num_cycles", None, None, "total_increasing"),
+        _battery_value(g, "Battery Cells", "num_cells", None, None, None),
+        _battery_value(g, "Battery Firmware Version", "bms_firmware_version", None, None, None),
+        _battery_value(g, "Battery BMS Temperature", "t_bms_mosfet", "°C", "temperature"),
+        _battery_value(g, "Battery Max Cell Temperature", "t_max", "°C", "temperature"),
+        _battery_value(g, "Battery Min Cell Temperature", "t_min", "°C", "temperature"),
+        _battery_value(
+            g,
+            "Battery Charge Energy Total kWh",
+            "e_battery_charge_total",
+            "kWh",
+            "energy",
+            "total_increasing",
+        ),
+        _battery_value(
+            g,
+            "Battery Discharge Energy Total kWh",
+            "e_battery_discharge_total",
+            "kWh",
+            "energy",
+            "total_increasing",
+        ),
+    ]
+    for cell in range(1, 17):
+        entries.append(
+            _battery_value(g, f"Battery Cell {cell} Voltage", f"v_cell_{cell:02d}", "V", "voltage")
+        )
+    for first in (1, 5, 9, 13):
+        name = f"t_cells_{first:02d}_{first + 3:02d}"
+        entries.append(
+            _battery_value(
+                g, f"Battery Cells {first}-{first + 3} Temperature", name, "°C", "temperature"
+            )
+        )
+    return entries
+
+
+def battery_details(batteries: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """{battery serial: {key: value}} and rejected values ("Battery Details/<serial>/<key>")."""
+    details: dict[str, dict[str, Any]] = {}
+    rejected: dict[str, str] = {}
+    for battery in batteries:
+        groups, bad = build_groups(battery_entries(), battery.values, battery.invalid)
+        values = groups.get(GROUP_BATTERIES, {})
+        values = {"Battery Serial Number": battery.serial, **values}
+        details[battery.serial] = values
+        for key, reason in bad.items():
+            rejected[f"{GROUP_BATTERIES}/{battery.serial}/{key.split('/', 1)[1]}"] = reason
+    return details, rejected
+
+
+def raw_registers(registers: Mapping[int, int], bank: str) -> dict[str, int]:
+    """v1.0's raw dump: "<name>(<register>)" for named registers, "HR<n>"/"IR<n>" otherwise."""
+    table = TABLES[Bank.HOLDING if bank == "holding" else Bank.INPUT]
+    names = {reg.addresses[0]: reg.name for reg in table}
+    prefix = "HR" if bank == "holding" else "IR"
+    return {
+        (f"{names[address]}({address})" if address in names else f"{prefix}{address}"): raw
+        for address, raw in sorted(registers.items())
+    }

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""GivTCP read: read the inverter once and send the result to every enabled output.
+
+    python3 read.py {getTimeslots|getCombinedStats|getModesandTimes|runAll} [-v]
+
+JSON goes to stdout (one object), logs and errors to stderr. Exit codes: see givtcp/app.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from givenergy_modbus_codec.errors import SettingsError, TransportError
+from givtcp import app
+from givtcp.config import load_settings
+from givtcp.logs import setup_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    functions = "\n".join(f"  {name:<18} {text}" for name, text in app.READ_FUNCTIONS.items())
+    parser = argparse.ArgumentParser(
+        prog="read.py",
+        description="Read a GivEnergy inverter through its dongle and publish the values.",
+        epilog=f"functions:\n{functions}\n  runALL             same as runAll\n\n"
+        "exit codes: 0 ok, 1 inverter unreachable or no valid answer, 2 bad usage or setting,\n"
+        "3 data read but an output failed",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("function", help="one of the functions below")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    return parser
+
+
+def _fail(code: int, message: str) -> int:
+    print(json.dumps({"error": message}), file=sys.stderr)
+    return code
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    function = app.canonical_function(args.function)
+    if function is None:
+        valid = ", ".join([*app.READ_FUNCTIONS, *app.READ_ALIASES])
+        return _fail(app.EXIT_USAGE, f"unknown function {args.function!r}; valid: {valid}")
+    try:
+        settings = load_settings()
+        settings.require_inverter()
+    except SettingsError as exc:
+        return _fail(app.EXIT_USAGE, str(exc))
+    setup_logging(
+        args.verbose,
+        settings.debug_file_location if settings.debug else None,
+        settings.secrets(),
+    )
+    try:
+        result = app.read_inverter(function, settings)
+    except TransportError as exc:
+        return _fail(app.EXIT_INVERTER, app.unreachable_message(exc))
+    failures = app.publish(result, settings)
+    for failure in failures:
+        print(failure, file=sys.stderr)
+    return app.EXIT_OUTPUT if failures else app.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
