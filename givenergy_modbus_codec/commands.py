@@ -79,7 +79,7 @@ _Planner = Callable[[_Payload, InverterContext | None], list[RegisterWrite]]
 
 # -- payload parsing ------------------------------------------------------------------------
 
-_INT_TEXT = re.compile(r"[+-]?\d+")
+_INT_TEXT = re.compile(r"[+-]?\d{1,12}")  # bounded: int() refuses huge digit strings
 _HHMM_DIGITS = re.compile(r"\d{3,4}")
 _HH_COLON_MM = re.compile(r"(\d{1,2}):(\d{2})")
 
