@@ -49,6 +49,10 @@ retry() {
     return 1
 }
 
+# This machine's pip config lists local mirror folders that may not exist; pip then warns
+# once per package. Drop just those lines, keep every other message and pip's exit code.
+quiet_pip() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
+
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 
 install_apt() {
@@ -104,11 +108,11 @@ install_ha() {
     trap "rm -rf '$tmp'" RETURN
     # HA's own constraints file lives in its wheel; installing against it reproduces the
     # dependency set HA was released with.
-    retry "${pip[@]}" download --no-deps --only-binary=:all: -d "$tmp" "homeassistant==$HA_VERSION"
+    retry quiet_pip "${pip[@]}" download --no-deps --only-binary=:all: -d "$tmp" "homeassistant==$HA_VERSION"
     unzip -p "$tmp"/homeassistant-"$HA_VERSION"-*.whl homeassistant/package_constraints.txt \
         >"$tmp/constraints.txt"
     [ -s "$tmp/constraints.txt" ] || { log "no package_constraints.txt in the HA wheel"; return 1; }
-    retry "${pip[@]}" install --prefer-binary -c "$tmp/constraints.txt" "${HA_PINS[@]}"
+    retry quiet_pip "${pip[@]}" install --prefer-binary -c "$tmp/constraints.txt" "${HA_PINS[@]}"
     # Imports the tests rely on (core, frontend, recorder, mqtt, cloud) must all work.
     "$HA_VENV/bin/python" -c "import homeassistant, hass_frontend, sqlalchemy, paho.mqtt.client, hass_nabucasa, PIL, numpy"
     # The stamp is written last: an interrupted install is redone next time.

@@ -12,6 +12,10 @@ STAMP="$VENV/.givtcp-requirements.sha256"
 
 log() { echo "setup: $*" >&2; }
 
+# This machine's pip config lists local mirror folders that may not exist; pip then warns
+# once per package. Drop just those lines, keep every other message and pip's exit code.
+quiet_pip() { "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2); }
+
 # The stamp covers every requirements file pip reads (requirements-dev.txt includes requirements.txt).
 want="$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)"
 
@@ -29,6 +33,6 @@ fi
 log "installing requirements-dev.txt into $VENV"
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check --no-input -q)
 # Retry once: a registry hiccup should not fail a CI run.
-"${pip[@]}" install --prefer-binary -r requirements-dev.txt ||
-    { sleep 5; "${pip[@]}" install --prefer-binary -r requirements-dev.txt; }
+quiet_pip "${pip[@]}" install --prefer-binary -r requirements-dev.txt ||
+    { sleep 5; quiet_pip "${pip[@]}" install --prefer-binary -r requirements-dev.txt; }
 printf '%s' "$want" >"$STAMP"
