@@ -45,7 +45,8 @@ def record_json(record: RequestRecord) -> dict[str, Any]:
     """A request-log entry as JSON-friendly data."""
     return {
         "seq": record.seq,
-        "time": record.time.isoformat(),
+        "plant_time": record.plant_time.isoformat(),
+        "monotonic": record.time,
         "client": record.client,
         "kind": record.frame.kind,
         "request": describe(record.frame),

@@ -15,6 +15,7 @@ import itertools
 import logging
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -51,7 +52,8 @@ class RequestRecord:
     """
 
     seq: int
-    time: dt.datetime  # plant clock when the request was handled
+    time: float  # time.monotonic() when the frame arrived (wall clock, for spacing checks)
+    plant_time: dt.datetime  # the plant clock when it was handled
     client: int
     frame: Frame
     outcome: str
@@ -175,8 +177,9 @@ class DongleServer:
                 data = await reader.read(4096)
                 if not data:
                     break
+                received = time.monotonic()
                 for frame in conn.decoder.feed(data):
-                    await self._on_frame(conn, frame)
+                    await self._on_frame(conn, received, frame)
         except (ConnectionError, OSError) as exc:
             log.debug("client %d: %s", conn.id, exc)
         finally:
@@ -240,13 +243,14 @@ class DongleServer:
     def _record(
         self,
         conn: _Connection,
+        received: float,
         frame: Frame,
         outcome: str,
         detail: str = "",
         faults: tuple[str, ...] = (),
     ) -> None:
         record = RequestRecord(
-            next(self._seq), self.device.now(), conn.id, frame, outcome, detail, faults
+            next(self._seq), received, self.device.now(), conn.id, frame, outcome, detail, faults
         )
         with self._records_lock:
             self._records.append(record)
@@ -255,22 +259,22 @@ class DongleServer:
             applied = f" [faults: {', '.join(faults)}]" if faults else ""
             log.info("client %d %s -> %s%s%s", conn.id, describe(frame), outcome, extra, applied)
 
-    async def _on_frame(self, conn: _Connection, frame: Frame) -> None:
+    async def _on_frame(self, conn: _Connection, received: float, frame: Frame) -> None:
         if isinstance(frame, Heartbeat):
-            self._record(conn, frame, "heartbeat_reply")
+            self._record(conn, received, frame, "heartbeat_reply")
         elif isinstance(frame, BadFrame):
-            self._record(conn, frame, "dropped", frame.reason)
+            self._record(conn, received, frame, "dropped", frame.reason)
         elif isinstance(frame, ReadRequest | WriteRequest):
             if self.strict and frame.crc_form is not CrcForm.STANDARD:
-                self._record(conn, frame, "dropped", "strict profile: legacy request CRC")
+                self._record(conn, received, frame, "dropped", "strict profile: legacy request CRC")
             else:
-                await self._answer(conn, frame)
+                await self._answer(conn, received, frame)
         else:
-            self._record(conn, frame, "ignored", "not a request")
+            self._record(conn, received, frame, "ignored", "not a request")
 
-    async def _answer(self, conn: _Connection, request: Request) -> None:
+    async def _answer(self, conn: _Connection, received: float, request: Request) -> None:
         if self.faults.silent:
-            self._record(conn, request, "silence", "silent fault")
+            self._record(conn, received, request, "silence", "silent fault")
             return
         async with self._bus:
             delay = self.plan.delay()
@@ -278,7 +282,7 @@ class DongleServer:
                 await asyncio.sleep(delay)
             reply = self.device.handle(request)
             if reply.frame is None:
-                self._record(conn, request, "silence", reply.detail)
+                self._record(conn, received, request, "silence", reply.detail)
                 return
             applied: list[str] = []
             before: list[Frame] = []
@@ -296,7 +300,7 @@ class DongleServer:
             data, corrupted = self.plan.corrupt(answer.encode())
             if corrupted:
                 applied.append("crc")
-            self._record(conn, request, reply.outcome, reply.detail, tuple(applied))
+            self._record(conn, received, request, reply.outcome, reply.detail, tuple(applied))
             self._fan_out([*(frame.encode() for frame in before), data])
 
     def _phantom(self, request: Request) -> ReadResponse | None:
