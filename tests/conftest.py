@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.servers.plugin"]  # real mosquitto / VictoriaMetrics / Home Assistant
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = Path(os.environ.get("GIVTCP_VECTORS", PROJECT_ROOT.parent / "shared" / "vectors"))
 
