@@ -8,7 +8,17 @@ the stream logic lives here (givenergy_modbus_codec.pymodbus_adapter wraps it fo
 
 from __future__ import annotations
 
-from .frames import HEADER_SIZE, MARKER, BadFrame, Frame, declared_size, decode_frame
+from .frames import (
+    HEADER_SIZE,
+    MARKER,
+    BadFrame,
+    Frame,
+    Heartbeat,
+    LanBroadcast,
+    NullFrame,
+    declared_size,
+    decode_frame,
+)
 
 
 class StreamDecoder:
@@ -28,32 +38,26 @@ class StreamDecoder:
         self._buffer += data
         frames: list[Frame] = []
         while self._buffer:
-            start = self._buffer.find(MARKER)
-            if start < 0:
-                # Keep a tail that could be the start of a marker split across reads.
-                keep = next((n for n in (3, 2, 1) if self._buffer.endswith(MARKER[:n])), 0)
-                self._drop_garbage(len(self._buffer) - keep, frames)
-                break
+            start = self._next_start(0)
             if start:
-                self._drop_garbage(start, frames)
+                self._drop(start, f"{start} bytes of garbage skipped", frames)
                 continue
             if len(self._buffer) < HEADER_SIZE:
                 break
             size = declared_size(bytes(self._buffer[:HEADER_SIZE]), self._lenient)
             if size is None:
-                frames.append(BadFrame(bytes(self._buffer[:HEADER_SIZE]), "impossible header"))
-                self._resync_after(1)
+                self._drop(self._next_start(1), "impossible header", frames)
                 continue
             if len(self._buffer) < size:
                 break
             frame = decode_frame(bytes(self._buffer[:size]), self._lenient)
-            inner_marker = self._buffer.find(MARKER, 1, size)
-            if isinstance(frame, BadFrame) and inner_marker > 0:
-                # A truncated frame spliced onto the next one: resync at the inner marker.
-                frames.append(
-                    BadFrame(bytes(self._buffer[:inner_marker]), "truncated frame", frame.suspect)
-                )
-                del self._buffer[:inner_marker]
+            cut = self._splice_point(frame, size)
+            if cut is None:
+                break
+            if cut < size:
+                # A truncated frame spliced onto the next one: resync where the next one starts.
+                suspect = frame.suspect if isinstance(frame, BadFrame) else frame
+                self._drop(cut, "truncated frame", frames, suspect)
                 continue
             frames.append(frame)
             del self._buffer[:size]
@@ -63,17 +67,39 @@ class StreamDecoder:
         """Give up on a partial frame (e.g. after a timeout) and skip to the next marker."""
         if not self._buffer:
             return None
-        nxt = self._buffer.find(MARKER, 1)
-        cut = nxt if nxt > 0 else len(self._buffer)
+        cut = self._next_start(1)
         dropped = BadFrame(bytes(self._buffer[:cut]), "incomplete frame abandoned")
         del self._buffer[:cut]
         return dropped
 
-    def _drop_garbage(self, n: int, frames: list[Frame]) -> None:
-        if n > 0:
-            frames.append(BadFrame(bytes(self._buffer[:n]), f"{n} bytes of garbage skipped"))
-            del self._buffer[:n]
+    def _next_start(self, offset: int) -> int:
+        """Where the next frame may start: the next marker at or after ``offset``, else a marker
+        prefix ending the buffer (the rest of it may be in the next read), else the end."""
+        found = self._buffer.find(MARKER, offset)
+        if found >= 0:
+            return found
+        tail = next((n for n in (3, 2, 1) if self._buffer.endswith(MARKER[:n])), 0)
+        return max(offset, len(self._buffer) - tail)
 
-    def _resync_after(self, offset: int) -> None:
-        nxt = self._buffer.find(MARKER, offset)
-        del self._buffer[: nxt if nxt > 0 else len(self._buffer)]
+    def _splice_point(self, frame: Frame, size: int) -> int | None:
+        """Where, inside a complete ``size``-byte frame, a spliced-in next frame starts; None
+        if that cannot be told until more bytes arrive.
+
+        A CRC-checked frame is trusted even if its values contain the marker. Anything else is
+        cut at an inner marker. Heartbeats, null and LAN frames carry no CRC, so a truncated one
+        followed by the next frame decodes "fine"; their real bytes never hold a marker (serials
+        are ASCII, null frames zeros). If such a frame ends in a marker prefix that also ends the
+        buffer, the next read decides; a bad frame is cut there straight away.
+        """
+        if not isinstance(frame, BadFrame | Heartbeat | NullFrame | LanBroadcast):
+            return size
+        start = self._next_start(1)
+        if start >= size:
+            return size
+        if isinstance(frame, BadFrame) or self._buffer.startswith(MARKER, start):
+            return start
+        return None
+
+    def _drop(self, n: int, reason: str, frames: list[Frame], suspect: Frame | None = None) -> None:
+        frames.append(BadFrame(bytes(self._buffer[:n]), reason, suspect))
+        del self._buffer[:n]
