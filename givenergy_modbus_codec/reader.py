@@ -80,8 +80,11 @@ def read_banks(
     battery never answers.
     """
     snapshot = RegisterSnapshot()
-    for bank in dict.fromkeys(banks):  # de-duplicated, order kept
+    for index, bank in enumerate(dict.fromkeys(banks)):  # de-duplicated, order kept
         _read_into(dongle, bank, snapshot)
+        if index == 0 and bank.label in snapshot.failures:
+            # The first bank identifies the inverter; without it nothing else is worth the wait.
+            raise InverterTimeout(snapshot.failures[bank.label])
     for device in dict.fromkeys(batteries + probes):
         probing = device in probes and device not in batteries
         _read_into(

@@ -274,7 +274,9 @@ class DongleClient:
             time.sleep(wait)
         self._sock.sendall(request.encode())
         self.stats.requests += 1
-        deadline = time.monotonic() + timeout
+        sent = time.monotonic()
+        log.debug("sent %s", _describe(request))
+        deadline = sent + timeout
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -297,6 +299,9 @@ class DongleClient:
                                 f"the inverter refused {_describe(request)} (error frame): "
                                 "that register bank or value is not supported by this model"
                             )
+                        log.debug(
+                            "answer to %s after %.3f s", _describe(request), time.monotonic() - sent
+                        )
                         return frame
                     self._handle_unsolicited(frame)
         finally:

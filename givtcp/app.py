@@ -220,11 +220,7 @@ def publish(result: ReadResult, settings: Settings) -> list[str]:
     """
     from outputs import OutputError, enabled_sinks
 
-    failures = []
-    try:
-        sinks = enabled_sinks(settings)
-    except (OutputError, ImportError) as exc:
-        return [f"outputs not started: {exc}"]
+    sinks, failures = enabled_sinks(settings)
     item = publication(result)
     for sink in sinks:
         try:

@@ -7,6 +7,7 @@ the sink is enabled, because read.py is started afresh by every cron call.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,11 +47,19 @@ SINK_MODULES = (
 )
 
 
-def enabled_sinks(settings: Any) -> list[Sink]:
-    """Instantiate the sinks switched on in ``settings``, importing only those."""
-    sinks = []
+def enabled_sinks(settings: Any) -> tuple[list[Sink], list[str]]:
+    """The sinks switched on in ``settings`` (importing only those), and one message per
+    enabled sink that could not be started."""
+    sinks: list[Sink] = []
+    problems: list[str] = []
     for flag, module_name in SINK_MODULES:
-        if getattr(settings, flag):
-            module = importlib.import_module(f"outputs.{module_name}")
-            sinks.append(module.create(settings))
-    return sinks
+        if not getattr(settings, flag):
+            continue
+        if importlib.util.find_spec(f"outputs.{module_name}") is None:
+            problems.append(f"{flag.upper()} is on, but that output is not available yet")
+            continue
+        try:
+            sinks.append(importlib.import_module(f"outputs.{module_name}").create(settings))
+        except OutputError as exc:
+            problems.append(f"{flag.upper()}: {exc}")
+    return sinks, problems
