@@ -27,6 +27,7 @@ from ..registers import Bank, by_name
 from .models import BATTERY_PAGE, FIRST_BATTERY, INVERTER
 
 TOTAL_JUMP_RAW = 22000  # +2200.0 kWh on a lifetime counter
+_KINDS: dict[str, type] = {"float": float, "int": int, "bool": bool}
 
 
 @dataclass
@@ -54,22 +55,22 @@ class Faults:
     silent: bool = False  # accept connections and requests, never answer
 
     def update(self, changes: Mapping[str, Any]) -> None:
-        """Set several fields, checking names and types (the control endpoint uses this)."""
-        fields = {f.name: f for f in dataclasses.fields(self)}
+        """Set several fields, checking names, types and ranges (the control endpoint uses it)."""
+        kinds = {f.name: _KINDS[str(f.type)] for f in dataclasses.fields(self)}
         for name, value in changes.items():
-            if name not in fields:
-                raise ValueError(f"unknown fault {name!r}; known: {', '.join(fields)}")
-            kind = type(getattr(self, name))
-            if kind is bool and not isinstance(value, bool):
-                raise ValueError(f"fault {name} takes true or false")
-            if kind in (int, float) and (
-                isinstance(value, bool) or not isinstance(value, int | float)
-            ):
-                raise ValueError(f"fault {name} takes a number")
+            kind = kinds.get(name)
+            if kind is None:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(kinds)}")
+            if (kind is bool) != isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(
+                    f"fault {name} takes {'true or false' if kind is bool else 'a number'}"
+                )
             if kind is int and value != int(value):
                 raise ValueError(f"fault {name} takes a whole number")
-            if isinstance(value, int | float) and value < 0:
-                raise ValueError(f"fault {name} cannot be negative")
+            if value < 0 or (name.endswith("_rate") and value > 1):
+                raise ValueError(
+                    f"fault {name} must be {'0..1' if name.endswith('_rate') else '>= 0'}"
+                )
             setattr(self, name, kind(value))
 
     def as_dict(self) -> dict[str, Any]:

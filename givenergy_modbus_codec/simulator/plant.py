@@ -29,17 +29,7 @@ STEP_SECONDS = 60.0  # longest integration step; steps also stop at midnight
 _EPOCH = dt.datetime(2000, 1, 1)
 _PACK_AH = 160  # one Giv-Bat 8.2
 _HOLDING_SIZE = 360
-_U16_KWH = 6553.6  # 16-bit 0.1 kWh counters wrap here
 
-TOTAL_COUNTERS = (
-    "pv",
-    "grid_import",
-    "grid_export",
-    "inverter_out",
-    "inverter_in",
-    "battery_charge",
-    "battery_discharge",
-)
 TODAY_COUNTERS = (
     "pv1",
     "pv2",

@@ -92,8 +92,8 @@ class Simulator:
 
     def start(self, host: str | None = None, port: int | None = None) -> int:
         """Start serving (host/port default to the config); returns the bound port."""
-        if self._thread is not None:
-            raise RuntimeError("simulator already started")
+        if self._loop is not None or self.port is not None:
+            raise RuntimeError("a Simulator runs once: create a new one to start again")
         host = self.config.host if host is None else host
         port = self.config.port if port is None else port
         loop = asyncio.new_event_loop()

@@ -177,7 +177,10 @@ def test_faults_update_checks_names_and_types():
     faults = Faults()
     faults.update({"latency": 1, "silent": True, "chunk_size": 8})
     assert (faults.latency, faults.silent, faults.chunk_size) == (1.0, True, 8)
+    faults.jitter = 1  # plain assignment of an int to a float field ...
+    faults.update({"jitter": 0.25})  # ... does not change what update accepts
+    assert faults.jitter == 0.25
     for bad in ({"latnecy": 1}, {"silent": 1}, {"latency": "1"}, {"chunk_size": 1.5},
-                {"crc_error_rate": -0.1}):  # fmt: skip
+                {"crc_error_rate": -0.1}, {"phantom_rate": 1.5}):  # fmt: skip
         with pytest.raises(ValueError):
             faults.update(bad)
