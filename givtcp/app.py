@@ -299,3 +299,62 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
             )
             stopped = not outcome.ok
     return WriteReport(function, rows)
+
+
+# -- shared reads (REST) -------------------------------------------------------------------
+
+SHARED_READ_SECONDS = 5.0
+
+
+def _shared_cache_path(settings: Settings, function: str) -> Path:
+    safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
+    return settings.state_dir / f"rest-{safe}-{settings.invertor_port}-{function}.json"
+
+
+def _fresh_cache(path: Path, window: float) -> dict[str, Any] | None:
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cached, dict) or time.time() - cached.get("read_at", 0) > window:
+        return None
+    return cached.get("groups")
+
+
+def read_shared(
+    function: str, settings: Settings, window: float = SHARED_READ_SECONDS
+) -> tuple[dict[str, Any], list[str]]:
+    """Read for a REST request; requests within ``window`` seconds share one inverter read.
+
+    REST workers are separate processes, so the sharing goes through a file per function: the
+    first worker reads (under a per-function lock) and stores the groups; workers that queued
+    behind it find them fresh and answer from them. Returns (groups, output failures).
+    """
+    from givenergy_modbus_codec.transport import DongleLock
+
+    path = _shared_cache_path(settings, function)
+    groups = _fresh_cache(path, window)
+    if groups is not None:
+        return groups, []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = DongleLock(path.with_suffix(".lock"), timeout=60.0)
+    lock.acquire()
+    try:
+        groups = _fresh_cache(path, window)
+        if groups is not None:
+            return groups, []
+        result = read_inverter(function, settings)
+        _write_atomic(
+            path, json.dumps({"read_at": time.time(), "groups": result.groups}, default=str)
+        )
+        failures = publish(result, settings)
+        return json.loads(json.dumps(result.groups, default=str)), failures
+    finally:
+        lock.release()
+
+
+def forget_shared_reads(settings: Settings) -> None:
+    """After a write, cached reads are stale: drop them."""
+    safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
+    for path in settings.state_dir.glob(f"rest-{safe}-{settings.invertor_port}-*.json"):
+        path.unlink(missing_ok=True)

@@ -1,0 +1,122 @@
+"""GivTCP REST service: the read and control functions over HTTP.
+
+    gunicorn -w 4 -b 127.0.0.1:6345 REST:giv_api
+
+GET /runAll (/runALL), /getTimeslots, /getCombinedStats, /getModesandTimes return the same JSON
+as read.py; reads arriving within a few seconds share one inverter read. POST /<control
+function> with the write.py JSON payload writes and reads back. With REST_TOKEN set, POST
+routes need "Authorization: Bearer <token>". Status codes: 200 ok, 400 bad payload, 401 bad
+token, 502 the inverter refused or did not confirm a write, 504 the inverter did not answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Flask, jsonify, request
+
+from givenergy_modbus_codec.commands import CONTROL_FUNCTIONS
+from givenergy_modbus_codec.errors import (
+    CodecError,
+    InverterTimeout,
+    SettingsError,
+    TransportError,
+    ValidationError,
+)
+from givtcp import app
+from givtcp.config import Settings, load_settings
+from givtcp.logs import setup_logging
+
+log = logging.getLogger("givtcp.rest")
+giv_api = Flask(__name__)
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    settings.require_inverter()
+    return settings
+
+
+def _error(status: int, message: str, **extra: Any):
+    return jsonify({"error": message, **extra}), status
+
+
+def _inverter_error(exc: TransportError):
+    status = 504 if isinstance(exc, InverterTimeout) else 502
+    return _error(status, app.unreachable_message(exc))
+
+
+@giv_api.errorhandler(SettingsError)
+def _settings_error(exc: SettingsError):
+    return _error(500, f"GivTCP is not configured: {exc}")
+
+
+def _read_route(function: str):
+    def handler():
+        settings = _settings()
+        try:
+            groups, failures = app.read_shared(function, settings)
+        except TransportError as exc:
+            return _inverter_error(exc)
+        for failure in failures:
+            log.warning("%s", failure)
+        return jsonify(groups)
+
+    handler.__name__ = f"read_{function}"
+    return handler
+
+
+for _name in app.READ_FUNCTIONS:
+    giv_api.add_url_rule(f"/{_name}", view_func=_read_route(_name), methods=["GET"])
+giv_api.add_url_rule("/runALL", view_func=_read_route("runAll"), methods=["GET"], endpoint="runALL")
+
+
+def _authorised(settings: Settings) -> bool:
+    if not settings.rest_token:
+        return True
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {settings.rest_token}".encode())
+
+
+def _control_route(function: str):
+    def handler():
+        settings = _settings()
+        if not _authorised(settings):
+            return _error(401, "missing or wrong token: send Authorization: Bearer <REST_TOKEN>")
+        payload = request.get_json(silent=True) if request.data else None
+        if request.data and payload is None:
+            return _error(400, "the request body is not valid JSON", field="payload")
+        try:
+            app.plan_control(function, payload)
+            report = app.write_inverter(function, payload, settings)
+        except ValidationError as exc:
+            return jsonify(exc.as_dict()), 400
+        except CodecError as exc:
+            return _error(400, str(exc))
+        except TransportError as exc:
+            return _inverter_error(exc)
+        finally:
+            app.forget_shared_reads(settings)
+        return jsonify(report.as_dict()), 200 if report.ok else 502
+
+    handler.__name__ = f"control_{function}"
+    return handler
+
+
+for _name in CONTROL_FUNCTIONS:
+    giv_api.add_url_rule(f"/{_name}", view_func=_control_route(_name), methods=["POST"])
+
+
+def _configure_logging() -> None:
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return  # reported on each request
+    setup_logging(
+        False, settings.debug_file_location if settings.debug else None, settings.secrets()
+    )
+
+
+_configure_logging()
