@@ -27,7 +27,10 @@ them, every answer copied to every connected client, and a heartbeat every 180 s
 
 The numbers come from a plant model (PV following the time of day, house load, battery
 state of charge, grid as the balance, energy counters) driven by the holding registers,
-so writing e.g. a charge slot changes what the battery does. Point a client at it:
+so writing e.g. a charge slot changes what the battery does: HR27 battery mode (1 eco,
+0 export), HR59 + HR56/57, HR44/45 timed discharge, HR96 + HR94/95, HR31/32 timed charge
+(up to HR116 when HR20 = 1), HR110 reserve, HR111/HR112 charge/discharge rate (0 pauses),
+HR318-320 pause (AC model); HR35-40 set the clock. Point a client at it:
 
   python3 -m givenergy_modbus_codec.simulator --port 8899 -v
   INVERTOR_IP=127.0.0.1 python3 read.py runAll
@@ -35,7 +38,7 @@ so writing e.g. a charge slot changes what the battery does. Point a client at i
 
 EPILOG = """\
 Fault options make it misbehave the way real dongles do; they can also be changed while
-running with --control-port, e.g.:
+it runs, through the control endpoint (here started with --control-port 8900):
 
   curl -s localhost:8900/truth
   curl -s -X POST localhost:8900/faults -d '{"crc_error_rate": 0.2}'

@@ -33,10 +33,10 @@ def timed_answer(client, request, timeout=3.0):
 def test_latency_jitter_and_stalls_delay_answers(sim, client):
     sim.faults.update({"latency": 0.3, "jitter": 0.1})
     elapsed, _, _ = timed_answer(client, HR0)
-    assert 0.3 <= elapsed < 0.6
+    assert 0.3 <= elapsed < 1.0
     sim.faults.update({"latency": 0.0, "jitter": 0.0, "stall_rate": 1.0, "stall_seconds": 0.5})
     elapsed, _, _ = timed_answer(client, HR0)
-    assert 0.5 <= elapsed < 0.8
+    assert 0.5 <= elapsed < 1.2
 
 
 def test_close_after_n_frames(sim, connect):
@@ -61,11 +61,10 @@ def test_close_mid_frame_leaves_half_a_frame(sim, client):
 
 
 def test_small_tcp_pieces(sim, client):
-    sim.faults.update({"chunk_size": 10, "chunk_delay": 0.01})
+    sim.faults.update({"chunk_size": 40, "chunk_delay": 0.05})
     answer, _ = client.ask(HR0)
     assert isinstance(answer, ReadResponse)
-    assert len(client.reads) >= 10
-    assert max(len(r) for r in client.reads) <= 10
+    assert [len(r) for r in client.reads] == [40, 40, 40, 40, 4]
 
 
 def test_garbage_bytes_between_frames(sim, client):

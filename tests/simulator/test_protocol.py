@@ -174,7 +174,7 @@ def test_every_answer_goes_to_every_client(sim, connect):
 
 
 def test_heartbeats_are_sent_every_n_seconds_and_replies_tolerated(make_sim, connect):
-    sim = make_sim(heartbeat=0.2)
+    sim = make_sim(heartbeat=0.1)
     client = connect(sim)
     frames = client.frames(0.5)
     beats = [f for f in frames if isinstance(f, Heartbeat)]
