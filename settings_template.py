@@ -39,6 +39,8 @@ class GiV_Settings:
     debug = "False"  # [DEBUG] also write a debug log to Debug_File_Location
     Debug_File_Location = ""  # [DEBUG_FILE_LOCATION] folder for the debug log (default: here)
     State_Location = ""  # [STATE_LOCATION] folder for the last-good state (default: .state here)
+    Data_Hold_Seconds = "300"  # [DATA_HOLD_SECONDS] publish a rejected value's last good one
+    # while it is younger than this; 0 = never hold, leave such values out
 
     # -- REST --------------------------------------------------------------------------------
     REST_Token = ""  # [REST_TOKEN] when set, POST routes need "Authorization: Bearer <token>"

@@ -49,6 +49,10 @@ class InverterRefused(TransportError):
     """The inverter answered a request with an error frame (function | 0x80)."""
 
 
+class NoValidData(TransportError):
+    """The inverter answered, but nothing in the answer passed the plausibility checks."""
+
+
 class LockTimeout(TransportError):
     """Another process held the dongle lock for longer than the lock timeout."""
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from .errors import InverterRefused, InverterTimeout
 from .frames import Function
+from .registers import Bank as RegisterBank
+from .registers import by_name
 from .transport import INVERTER_ADDRESS, DongleClient
 
 log = logging.getLogger(__name__)
@@ -119,3 +121,26 @@ def _read_into(
     target = snapshot.holding if bank.function == Function.READ_HOLDING else snapshot.input
     target.update(page.registers())
     snapshot.inverter_serial = snapshot.inverter_serial or page.inverter_serial
+
+
+def read_again(dongle: DongleClient, banks: list[Bank], snapshot: RegisterSnapshot) -> None:
+    """Re-read ``banks`` into ``snapshot``, replacing their values (used when a bank came back
+    with implausible values: glitching dongles substitute whole blocks)."""
+    for bank in banks:
+        snapshot.failures.pop(bank.label, None)
+        _read_into(dongle, bank, snapshot)
+
+
+def bank_of(name: str) -> Bank | None:
+    """The inverter bank holding register ``name`` (None for names not in those tables)."""
+    for table_bank, function in (
+        (RegisterBank.INPUT, Function.READ_INPUT),
+        (RegisterBank.HOLDING, Function.READ_HOLDING),
+    ):
+        try:
+            register = by_name(table_bank, name)
+        except KeyError:
+            continue
+        first = register.addresses[0]
+        return Bank(INVERTER_ADDRESS, function, first - first % 60)
+    return None

@@ -7,6 +7,7 @@ Exit codes (documented in the README; Node-RED and cron users route on them):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -17,11 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import InverterTimeout, TransportError
-from givenergy_modbus_codec.model import Battery, Inverter, decode_battery, decode_inverter
+from givenergy_modbus_codec.errors import InverterTimeout, NoValidData, TransportError
+from givenergy_modbus_codec.model import (
+    SERIAL_PATTERN,
+    Battery,
+    Inverter,
+    decode_battery,
+    decode_inverter,
+)
 from givenergy_modbus_codec.transport import DongleClient, TransportConfig
 
-from . import report
+from . import quality, report
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -52,9 +59,14 @@ def transport_config(settings: Settings) -> TransportConfig:
 # -- battery presence ----------------------------------------------------------------------
 
 
-def _battery_cache_path(settings: Settings) -> Path:
+def _state_path(settings: Settings, what: str) -> Path:
+    """A per-inverter file in the state folder."""
     safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
-    return settings.state_dir / f"batteries-{safe}-{settings.invertor_port}.json"
+    return settings.state_dir / f"{what}-{safe}-{settings.invertor_port}.json"
+
+
+def _battery_cache_path(settings: Settings) -> Path:
+    return _state_path(settings, "batteries")
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -106,40 +118,200 @@ class ReadResult:
     rejected: dict[str, str] = field(default_factory=dict)
     timestamp: float = 0.0
 
+    def has_values(self) -> bool:
+        """False when nothing but identity and quality notes would be published."""
+        skip = {report.GROUP_DETAILS, report.GROUP_QUALITY, "raw/holding", "raw/input"}
+        details = self.groups.get(report.GROUP_DETAILS, {})
+        return any(v for g, v in self.groups.items() if g not in skip) or any(
+            k != "Invertor Serial Number" for k in details
+        )
+
 
 def canonical_function(name: str) -> str | None:
     name = READ_ALIASES.get(name, name)
     return name if name in READ_FUNCTIONS else None
 
 
-def read_inverter(function: str, settings: Settings) -> ReadResult:
-    """Read the banks ``function`` needs in one dongle session and build its groups."""
-    banks = reader.READ_FUNCTION_BANKS[function]
-    with_batteries = function in reader.FUNCTIONS_WITH_BATTERIES
-    known, probes = battery_plan(settings) if with_batteries else ((), ())
-    started = time.time()
-    with DongleClient(transport_config(settings)) as dongle:
-        snapshot = reader.read_banks(dongle, banks, known, probes)
-    if not snapshot.holding or any(label in snapshot.failures for label in _required(banks)):
-        reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
-        raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
-    inverter = decode_inverter(snapshot.holding, snapshot.input)
-    batteries = []
+BLOCK_RETRIES = 2  # extra reads of a bank that came back with implausible values
+
+
+@dataclass
+class _Decoded:
+    inverter: Inverter
+    batteries: dict[int, Battery]  # address -> battery whose page is valid
+    bad_pages: dict[int, str]  # address -> why its page was rejected
+
+
+def _decode(snapshot: reader.RegisterSnapshot) -> _Decoded:
+    batteries: dict[int, Battery] = {}
+    bad_pages: dict[int, str] = {}
     for address, registers in sorted(snapshot.batteries.items()):
         battery = decode_battery(registers)
         valid, reason = battery.is_valid_page()
         if valid:
-            batteries.append(battery)
-        elif address not in probes:
-            log.warning("battery page at %#04x rejected: %s", address, reason)
+            batteries[address] = battery
+        else:
+            bad_pages[address] = reason
+    return _Decoded(decode_inverter(snapshot.holding, snapshot.input), batteries, bad_pages)
+
+
+def _suspect_banks(decoded: _Decoded, known: tuple[int, ...]) -> list[reader.Bank]:
+    """Banks worth reading again: input banks holding implausible values (a glitching dongle
+    substitutes whole blocks), HR(0,60) with a garbled serial, bad pages of known batteries."""
+    banks: dict[reader.Bank, None] = {}
+    for name in decoded.inverter.invalid:
+        bank = reader.bank_of(name)
+        if bank is not None and bank.function == reader.IR_0.function:
+            banks[bank] = None
+    if decoded.inverter.serial is None or not SERIAL_PATTERN.fullmatch(decoded.inverter.serial):
+        banks[reader.HR_0] = None
+    for address in decoded.bad_pages:
+        if address in known:
+            banks[reader.battery_bank(address - reader.FIRST_BATTERY_ADDRESS)] = None
+    return list(banks)
+
+
+def _confirm_counters(
+    dongle: DongleClient,
+    decoded: _Decoded,
+    histories: dict[str, quality.History],
+) -> None:
+    """Counters with no history yet (the first run) cannot be checked against the past: read
+    their banks once more and keep only values that both reads agree on."""
+    new_counters = {
+        name
+        for name in decoded.inverter.values
+        if name in quality.COUNTERS
+        and name not in histories.get(_inverter_key(decoded), quality.History()).values
+    }
+    banks = {reader.bank_of(name) for name in new_counters} - {None}
+    addresses = tuple(
+        address
+        for address, battery in decoded.batteries.items()
+        if not histories.get(_battery_key(battery), quality.History()).values
+    )
+    if not banks and not addresses:
+        return
+    ordered = tuple(b for b in (reader.IR_0, reader.IR_180) if b in banks)
+    try:
+        rereads = [_decode(reader.read_banks(dongle, ordered, addresses))]
+    except TransportError as exc:
+        why = f"could not be confirmed by a second read ({exc})"
+        _reject(decoded.inverter, dict.fromkeys(new_counters, why))
+        for address in addresses:
+            battery = decoded.batteries[address]
+            _reject(battery, {n: why for n in battery.values if n in quality.COUNTERS})
+        return
+    _reject(
+        decoded.inverter,
+        quality.agree(
+            {n: decoded.inverter.values[n] for n in new_counters},
+            *(r.inverter.values for r in rereads),
+        ),
+    )
+    for address in addresses:
+        battery = decoded.batteries[address]
+        _reject(
+            battery,
+            quality.agree(
+                battery.values,
+                *(r.batteries[address].values for r in rereads if address in r.batteries),
+            ),
+        )
+
+
+def _reject(model: Inverter | Battery, reasons: dict[str, str]) -> None:
+    for name, reason in reasons.items():
+        model.values.pop(name, None)
+        model.invalid[name] = reason
+
+
+def _inverter_key(decoded: _Decoded) -> str:
+    return f"inverter:{decoded.inverter.serial}"
+
+
+def _battery_key(battery: Battery) -> str:
+    return f"battery:{battery.serial}"
+
+
+def _apply_history(
+    decoded: _Decoded, histories: dict[str, quality.History], settings: Settings
+) -> dict[str, str]:
+    """Check counters against the last good run, hold fresh last-good values, remember this
+    run's good ones. Returns the held values, keyed like the rejected ones."""
+    now = time.time()
+    inverter = decoded.inverter
+    system_time = inverter.system_time
+    date = system_time.date().isoformat() if system_time else dt.date.today().isoformat()
+    held: dict[str, str] = {}
+    models: list[tuple[str, Inverter | Battery, str]] = [(_inverter_key(decoded), inverter, "")]
+    models += [(_battery_key(b), b, f"battery {b.serial} ") for b in decoded.batteries.values()]
+    for key, model, label in models:
+        history = histories.get(key, quality.History())
+        _reject(
+            model, quality.check_counters(model.values, history, now, date, inverter.rated_power_w)
+        )
+        model_held = quality.hold(model.values, model.invalid, history, now, settings.hold_seconds)
+        for name in model_held:
+            model.invalid.pop(name)
+        histories[key] = quality.remember(history, model.values, model_held, now, date)
+        held.update({f"{label}{name}": why for name, why in model_held.items()})
+    return held
+
+
+def read_inverter(function: str, settings: Settings) -> ReadResult:
+    """Read the banks ``function`` needs in one dongle session, check them, build its groups.
+
+    Banks with implausible values are read again (up to BLOCK_RETRIES times); counters are
+    checked against the last good run (or confirmed by repeated reads on the first run).
+    """
+    banks = reader.READ_FUNCTION_BANKS[function]
+    with_batteries = function in reader.FUNCTIONS_WITH_BATTERIES
+    known, probes = battery_plan(settings) if with_batteries else ((), ())
+    started = time.time()
+    state = quality.StateFile(_state_path(settings, "last-good"))
+    with DongleClient(transport_config(settings)) as dongle:
+        snapshot = reader.read_banks(dongle, banks, known, probes)
+        if any(label in snapshot.failures for label in _required(banks)):
+            reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
+            raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
+        decoded = _decode(snapshot)
+        for _ in range(BLOCK_RETRIES):
+            suspects = _suspect_banks(decoded, known)
+            if not suspects:
+                break
+            log.info("reading again: %s", ", ".join(b.label for b in suspects))
+            reader.read_again(dongle, suspects, snapshot)
+            decoded = _decode(snapshot)
+        with state.locked() as histories:
+            _confirm_counters(dongle, decoded, histories)
+            held = _apply_history(decoded, histories, settings)
     if probes:
-        present = [
-            address
-            for address, registers in sorted(snapshot.batteries.items())
-            if decode_battery(registers).is_valid_page()[0]
-        ]
-        _remember_batteries(settings, present)
-    return build_result(function, inverter, batteries, snapshot, settings.print_raw, started)
+        _remember_batteries(settings, sorted(decoded.batteries))
+    for address, reason in decoded.bad_pages.items():
+        if address in known:
+            log.warning("battery page at %#04x rejected: %s", address, reason)
+    result = build_result(
+        function,
+        decoded.inverter,
+        list(decoded.batteries.values()),
+        snapshot,
+        settings.print_raw,
+        started,
+    )
+    for address, reason in decoded.bad_pages.items():
+        if address in known:
+            result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
+    if held:
+        result.groups.setdefault(report.GROUP_QUALITY, {})["held"] = held
+    if result.rejected:
+        result.groups.setdefault(report.GROUP_QUALITY, {})["rejected"] = result.rejected
+    if not result.has_values():
+        raise NoValidData(
+            "the inverter answered, but no value passed the plausibility checks: "
+            + "; ".join(f"{k}: {v}" for k, v in list(result.rejected.items())[:5])
+        )
+    return result
 
 
 def _required(banks: tuple[reader.Bank, ...]) -> list[str]:
@@ -176,8 +348,6 @@ def build_result(
         groups["raw/holding"] = report.raw_registers(snapshot.holding, "holding")
         if snapshot.input:
             groups["raw/input"] = report.raw_registers(snapshot.input, "input")
-    if rejected:
-        groups[report.GROUP_QUALITY] = {"rejected": rejected}
     return ReadResult(
         inverter=inverter,
         batteries=batteries,

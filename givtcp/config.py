@@ -66,6 +66,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("debug", "debug", "DEBUG", bool, False),
     Spec("debug_file_location", "Debug_File_Location", "DEBUG_FILE_LOCATION", str, ""),
     Spec("state_location", "State_Location", "STATE_LOCATION", str, ""),
+    Spec("hold_seconds", "Data_Hold_Seconds", "DATA_HOLD_SECONDS", int, 300, bounds=(0, 86400)),
     Spec("rest_token", "REST_Token", "REST_TOKEN", str, "", secret=True),
 )
 
@@ -102,6 +103,7 @@ class Settings:
     debug: bool = False
     debug_file_location: str = ""
     state_location: str = ""
+    hold_seconds: int = 300
     rest_token: str = field(default="", repr=False)
 
     def secrets(self) -> list[str]:

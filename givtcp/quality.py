@@ -1,0 +1,213 @@
+"""Never publish a wrong value: checks that need history, kept across runs.
+
+Each cron call is a new process, so the last good values live in a small JSON state file
+(atomic writes, a lock around read-compare-write). With it:
+
+* lifetime energy totals may never decrease (16-bit ones may wrap) and never grow faster than
+  the equipment could deliver since the last good read;
+* daily counters may only fall back when the inverter's date changed (midnight reset);
+* a rejected value is replaced by its last good value while that is fresh ("held"), and the
+  output says so; older than the hold limit, it is left out.
+
+Single-read bounds (65535 W, SOC 255) are the register table's job (model.invalid).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from givenergy_modbus_codec.registers import TABLES, Bank
+from givenergy_modbus_codec.transport import DongleLock
+
+log = logging.getLogger(__name__)
+
+ROUNDING_KWH = 0.2  # two 0.1 kWh ticks: counters read a moment apart may differ by this
+U16_WRAP_KWH = 6553.6  # 16-bit /10 counters wrap here
+
+
+def _counter_kinds() -> dict[str, tuple[str, bool]]:
+    """name -> ("total" | "day", wraps at 16 bits), derived from the register tables."""
+    kinds: dict[str, tuple[str, bool]] = {}
+    for bank in (Bank.INPUT, Bank.BATTERY):
+        for reg in TABLES[bank]:
+            if reg.unit != "kWh":
+                continue
+            kind = "day" if "_day" in reg.name else "total"
+            kinds[reg.name] = (kind, len(reg.addresses) == 1)
+    return kinds
+
+
+COUNTERS = _counter_kinds()
+
+
+def max_power_kw(name: str, rated_power_w: int | None) -> float:
+    """The fastest a counter can honestly grow: grid flows are bounded by the supply fuse,
+    PV by the arrays, everything through the inverter by its rating."""
+    if "grid" in name:
+        return 25.0
+    if "pv" in name:
+        return 15.0
+    return max(rated_power_w or 0, 6000) / 1000 * 1.5
+
+
+@dataclass
+class History:
+    """Last good values of one inverter (and its batteries), with when each was seen."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    seen_at: dict[str, float] = field(default_factory=dict)
+    inverter_date: str | None = None  # ISO date of the inverter clock at the last good read
+
+    def as_json(self) -> dict[str, Any]:
+        return {"values": self.values, "seen_at": self.seen_at, "inverter_date": self.inverter_date}
+
+    @classmethod
+    def from_json(cls, data: Any) -> History:
+        if not isinstance(data, dict):
+            return cls()
+        return cls(
+            dict(data.get("values") or {}),
+            {k: float(v) for k, v in (data.get("seen_at") or {}).items()},
+            data.get("inverter_date"),
+        )
+
+
+def _storable(value: Any) -> bool:
+    return isinstance(value, int | float | str | bool) and not isinstance(value, dt.time)
+
+
+def check_counters(
+    values: Mapping[str, Any],
+    history: History,
+    now: float,
+    inverter_date: str | None,
+    rated_power_w: int | None,
+) -> dict[str, str]:
+    """Counters whose change since the last good read is impossible: name -> reason."""
+    rejected: dict[str, str] = {}
+    for name, value in values.items():
+        if name not in COUNTERS or name not in history.values:
+            continue
+        kind, wraps = COUNTERS[name]
+        previous = float(history.values[name])
+        hours = max(now - history.seen_at.get(name, now), 0.0) / 3600
+        limit = max_power_kw(name, rated_power_w) * hours + ROUNDING_KWH
+        delta = float(value) - previous
+        if delta < 0 and kind == "day" and inverter_date and inverter_date != history.inverter_date:
+            continue  # reset at midnight: the new day's count starts again
+        if delta < -ROUNDING_KWH / 2 and wraps and previous + limit >= U16_WRAP_KWH:
+            delta += U16_WRAP_KWH
+        if delta < -ROUNDING_KWH / 2:
+            what = "a lifetime total" if kind == "total" else "a daily counter before midnight"
+            rejected[name] = (
+                f"{value} kWh is below the last good {previous} kWh ({what} cannot fall)"
+            )
+        elif delta > limit:
+            rejected[name] = (
+                f"{value} kWh jumped {delta:.1f} kWh since the last good {previous} kWh, more "
+                f"than {limit:.1f} kWh possible in {hours * 60:.1f} min"
+            )
+    return rejected
+
+
+def hold(
+    values: dict[str, Any],
+    invalid: Mapping[str, str],
+    history: History,
+    now: float,
+    hold_seconds: float,
+) -> dict[str, str]:
+    """Put back the last good value of each rejected name seen within ``hold_seconds``.
+
+    Mutates ``values``; returns name -> why it is held.
+    """
+    held: dict[str, str] = {}
+    if hold_seconds <= 0:
+        return held
+    for name, reason in invalid.items():
+        if name not in history.values:
+            continue
+        age = now - history.seen_at.get(name, 0.0)
+        if age <= hold_seconds:
+            values[name] = history.values[name]
+            held[name] = f"last good value from {age:.0f} s ago held; now {reason}"
+    return held
+
+
+def remember(
+    history: History,
+    values: Mapping[str, Any],
+    held: Mapping[str, str],
+    now: float,
+    inverter_date: str | None,
+) -> History:
+    """History updated with this run's good (not held) values."""
+    updated = History(dict(history.values), dict(history.seen_at), history.inverter_date)
+    for name, value in values.items():
+        if name in held or not _storable(value):
+            continue
+        updated.values[name] = value
+        updated.seen_at[name] = now
+    if inverter_date:
+        updated.inverter_date = inverter_date
+    return updated
+
+
+def agree(first: Mapping[str, Any], *others: Mapping[str, Any]) -> dict[str, str]:
+    """Counters that differ between reads moments apart: name -> reason (first read wins
+    where a majority agrees with it; otherwise the counter is rejected)."""
+    disputed: dict[str, str] = {}
+    for name, value in first.items():
+        if name not in COUNTERS:
+            continue
+        readings = [value] + [o[name] for o in others if name in o]
+        close = [r for r in readings if abs(float(r) - float(value)) <= ROUNDING_KWH]
+        if len(close) * 2 <= len(readings):
+            disputed[name] = f"unstable across reads moments apart: {readings} kWh"
+    return disputed
+
+
+class StateFile:
+    """The last-good state of one inverter, safe with several processes at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict[str, History]]:
+        """Yields {"inverter": History, "<battery serial>": History, ...}; saved on exit."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = DongleLock(self.path.with_suffix(".lock"), timeout=30.0)
+        lock.acquire()
+        try:
+            try:
+                raw = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                raw = {}
+            histories = (
+                {k: History.from_json(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+            )
+            yield histories
+            self._save({k: h.as_json() for k, h in histories.items()})
+        finally:
+            lock.release()
+
+    def _save(self, data: dict[str, Any]) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            log.warning("cannot save the last-good state %s: %s", self.path, exc)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
