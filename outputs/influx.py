@@ -59,7 +59,7 @@ INVERTER_GROUPS = (
 )
 TIMEOUT_SECONDS = 10.0  # per HTTP request
 BATCH_LINES = 5000  # InfluxDB's recommended batch size, for replaying a long spool
-# About a day of one-minute runAll reads with two batteries (~6.5 kB per read).
+# About 34 hours of one-minute runAll reads with two batteries (~4 kB per read).
 MAX_SPOOL_BYTES = 8 * 1024 * 1024
 LOCK_TIMEOUT_SECONDS = 120.0  # a run holding the spool lock is bounded by its HTTP timeouts
 DATA_REFUSED = (400, 422)  # the server rejects the points themselves: resending cannot help
