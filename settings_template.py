@@ -6,6 +6,7 @@ class GiV_Settings:
     # -- Inverter ----------------------------------------------------------------------------
     invertorIP = ""  # [INVERTOR_IP] Required: IP address of the inverter's WiFi/LAN dongle
     invertorPort = "8899"  # [INVERTOR_PORT] the dongle's TCP port (change for the simulator)
+    Request_Spacing = "0.25"  # [REQUEST_SPACING] seconds between requests; real dongles need ~0.25
     numBatteries = ""  # [NUM_BATTERIES] 0-6; empty = probe 0x32-0x37 and remember what answered
 
     # -- Outputs -----------------------------------------------------------------------------

@@ -53,7 +53,11 @@ BATTERY_REPROBE_SECONDS = 24 * 3600
 
 def transport_config(settings: Settings) -> TransportConfig:
     settings.require_inverter()
-    return TransportConfig(host=settings.invertor_ip, port=settings.invertor_port)
+    return TransportConfig(
+        host=settings.invertor_ip,
+        port=settings.invertor_port,
+        min_spacing=settings.request_spacing,
+    )
 
 
 # -- battery presence ----------------------------------------------------------------------

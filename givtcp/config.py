@@ -34,13 +34,14 @@ class Spec:
     kind: type  # str, int, bool, float
     default: Any
     secret: bool = False
-    bounds: tuple[int, int] | None = None  # inclusive range for int settings
+    bounds: tuple[float, float] | None = None  # inclusive range for numeric settings
 
 
 SPECS: tuple[Spec, ...] = (
     Spec("invertor_ip", "invertorIP", "INVERTOR_IP", str, ""),
     Spec("invertor_port", "invertorPort", "INVERTOR_PORT", int, 8899, bounds=(1, 65535)),
     Spec("num_batteries", "numBatteries", "NUM_BATTERIES", int, None, bounds=(0, 6)),
+    Spec("request_spacing", "Request_Spacing", "REQUEST_SPACING", float, 0.25, bounds=(0, 5)),
     Spec("json_output", "JSON_Output", "JSON_OUTPUT", bool, True),
     Spec("print_raw", "Print_Raw_Registers", "PRINT_RAW", bool, False),
     Spec("mqtt_output", "MQTT_Output", "MQTT_OUTPUT", bool, False),
@@ -78,6 +79,7 @@ class Settings:
     invertor_ip: str = ""
     invertor_port: int = 8899
     num_batteries: int | None = None
+    request_spacing: float = 0.25
     json_output: bool = True
     print_raw: bool = False
     mqtt_output: bool = False
@@ -140,14 +142,15 @@ def _parse(spec: Spec, raw: Any, source: str) -> Any:
         raise SettingsError(
             f"{source} must be True or False (true/1/yes or false/0/no), got {raw!r}"
         )
-    if spec.kind is int:
+    if spec.kind in (int, float):
         text = str(raw).strip()
         if text == "":
             return spec.default
         try:
-            number = int(text)
+            number = spec.kind(text)
         except ValueError:
-            raise SettingsError(f"{source} must be a whole number, got {raw!r}") from None
+            kind = "a whole number" if spec.kind is int else "a number"
+            raise SettingsError(f"{source} must be {kind}, got {raw!r}") from None
         if spec.bounds and not spec.bounds[0] <= number <= spec.bounds[1]:
             low, high = spec.bounds
             raise SettingsError(f"{source} must be between {low} and {high}, got {number}")
