@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +28,7 @@ from givenergy_modbus_codec.transport import DongleClient, TransportConfig
 
 from . import quality, report
 from .config import Settings
+from .files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +72,6 @@ def _battery_cache_path(settings: Settings) -> Path:
     return _state_path(settings, "batteries")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so concurrent readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-
-
 def battery_plan(settings: Settings) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(known battery addresses to read, addresses to probe) for this run.
 
@@ -103,7 +93,7 @@ def battery_plan(settings: Settings) -> tuple[tuple[int, ...], tuple[int, ...]]:
 def _remember_batteries(settings: Settings, addresses: list[int]) -> None:
     try:
         payload = json.dumps({"probed_at": time.time(), "addresses": addresses})
-        _write_atomic(_battery_cache_path(settings), payload)
+        write_atomic(_battery_cache_path(settings), payload)
     except OSError as exc:
         log.warning("cannot remember the battery list in %s: %s", settings.state_dir, exc)
 
@@ -481,8 +471,7 @@ SHARED_READ_SECONDS = 5.0
 
 
 def _shared_cache_path(settings: Settings, function: str) -> Path:
-    safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
-    return settings.state_dir / f"rest-{safe}-{settings.invertor_port}-{function}.json"
+    return _state_path(settings, f"rest-{function}")
 
 
 def _fresh_cache(path: Path, window: float) -> dict[str, Any] | None:
@@ -518,7 +507,7 @@ def read_shared(
         if groups is not None:
             return groups, []
         result = read_inverter(function, settings)
-        _write_atomic(
+        write_atomic(
             path, json.dumps({"read_at": time.time(), "groups": result.groups}, default=str)
         )
         failures = publish(result, settings)
@@ -529,6 +518,5 @@ def read_shared(
 
 def forget_shared_reads(settings: Settings) -> None:
     """After a write, cached reads are stale: drop them."""
-    safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
-    for path in settings.state_dir.glob(f"rest-{safe}-{settings.invertor_port}-*.json"):
-        path.unlink(missing_ok=True)
+    for function in READ_FUNCTIONS:
+        _shared_cache_path(settings, function).unlink(missing_ok=True)

@@ -18,8 +18,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +25,8 @@ from typing import Any
 
 from givenergy_modbus_codec.registers import TABLES, Bank
 from givenergy_modbus_codec.transport import DongleLock
+
+from .files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -202,12 +202,7 @@ class StateFile:
             lock.release()
 
     def _save(self, data: dict[str, Any]) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
         try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle)
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(data))
         except OSError as exc:
             log.warning("cannot save the last-good state %s: %s", self.path, exc)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
