@@ -22,7 +22,8 @@ folder (plain line protocol, millisecond precision: ``influx write -p ms -f FILE
 hand) and the run fails with OutputError; the next run writes the spool first, with its original
 timestamps, then its own points, then empties the spool. The spool is bounded (oldest points are
 dropped with a warning) and guarded by a file lock, so overlapping runs neither lose nor repeat
-points.
+points. Spooled points that the server rejects as such (HTTP 400/422, e.g. a field type conflict)
+are dropped and reported: resending them can never succeed and would block every later write.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ class InfluxSink:
                 (True, pending[i : i + BATCH_LINES]) for i in range(0, len(pending), BATCH_LINES)
             ]
             batches += [(False, new)] if new else []
-            dropped = ""
+            refused, note = 0, ""
             with InfluxDBClient(
                 url=self._url,
                 token=self._token or None,
@@ -237,21 +238,24 @@ class InfluxSink:
                         )
                     except (InfluxDBError, urllib3.exceptions.HTTPError, OSError) as exc:
                         if spooled and getattr(exc, "status", None) in DATA_REFUSED:
-                            # Sent twice and refused twice: keeping them would block every
-                            # later write behind them.
-                            dropped = f"; dropped {len(batch)} spooled points it refused again"
-                            log.error("%s%s", self._describe(exc), dropped)
+                            # The server refuses these points themselves: resending cannot
+                            # help, and keeping them would block every later write.
+                            refused += len(batch)
+                            note = (
+                                f"{self._describe(exc)}; dropped {refused} spooled points it "
+                                "refused a second time"
+                            )
                             continue
                         unsent = [line for _, rest in batches[index:] for line in rest]
                         self.spool.save(unsent)
                         raise OutputError(
                             f"{self._describe(exc)}; {len(unsent)} points kept in {self.spool.path}"
-                            " for the next run"
+                            f" for the next run{'; ' + note if note else ''}"
                         ) from exc
             self.spool.save([])
         log.info("InfluxDB: wrote %d points to bucket %s", len(new), self._bucket)
-        if dropped:
-            raise OutputError(f"InfluxDB refused old points{dropped}; this run's points written")
+        if note:
+            raise OutputError(f"{note}; this run's points were written")
 
     def _describe(self, exc: BaseException) -> str:
         status = getattr(exc, "status", None)

@@ -410,7 +410,10 @@ def test_spooled_points_refused_again_are_dropped_not_retried_forever(fake_influ
     with pytest.raises(OutputError, match="HTTP 400: fake 400"):
         sink.publish(sample("SA0000X003", 1_700_000_000))
     assert len(sink.spool.read()) == 2
-    with pytest.raises(OutputError, match="dropped 2 spooled points it refused again"):
+    with pytest.raises(
+        OutputError,
+        match="HTTP 400: fake 400; dropped 2 spooled points it refused a second time; this",
+    ):
         sink.publish(sample("SA0000X003", 1_700_000_060))
     assert not sink.spool.path.exists()  # the new points were accepted (204)
     assert line_times(fake.bodies[2].splitlines()) == {1_700_000_060_000}
