@@ -18,12 +18,13 @@ Layout (GivTCP v1.0's, extended; v1.0 wrote one line ``<serial>,tagKey=GivReal p
   in milliseconds. "Data Quality" (rejected values) is never written.
 
 When InfluxDB cannot be reached or refuses the write, the points go to a spool file in the state
-folder (plain line protocol, millisecond precision: ``influx write -p ms -f FILE`` replays it by
-hand) and the run fails with OutputError; the next run writes the spool first, with its original
-timestamps, then its own points, then empties the spool. The spool is bounded (oldest points are
-dropped with a warning) and guarded by a file lock, so overlapping runs neither lose nor repeat
-points. Spooled points that the server rejects as such (HTTP 400/422, e.g. a field type conflict)
-are dropped and reported: resending them can never succeed and would block every later write.
+folder, ``influx-spool-<url>-<org>-<bucket>.lp`` (plain line protocol, millisecond precision:
+``influx write -p ms -f FILE`` replays it by hand), and the run fails with OutputError; the next
+run writes the spool first, with its original timestamps, then its own points, then empties the
+spool. The spool is bounded (oldest points are dropped with a warning) and guarded by a file
+lock, so overlapping runs neither lose nor repeat points. Spooled points that the server
+rejects as such (HTTP 400/422, e.g. a field type conflict) are dropped and reported: resending
+them can never succeed and would block every later write.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import fcntl
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +46,7 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from givtcp import report
+from givtcp.files import write_atomic
 from outputs import OutputError, Publication
 
 log = logging.getLogger(__name__)
@@ -165,11 +166,7 @@ class Spool:
                 self.max_bytes,
                 keep,
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("".join(line + "\n" for line in lines[keep:]))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, "".join(line + "\n" for line in lines[keep:]))
 
 
 def _os_reason(exc: BaseException) -> str:
