@@ -145,7 +145,7 @@ class Spool:
 
     def read(self) -> list[str]:
         try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
+            text = self.path.read_text(errors="replace")  # as write_atomic wrote it
         except FileNotFoundError:
             return []
         return [line for line in text.splitlines() if line.strip()]
