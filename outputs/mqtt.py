@@ -3,7 +3,7 @@
 Topics are ``<MQTT_TOPIC or GivEnergy/<serial>>/<group>/<key>`` (battery values under
 ``Battery Details/<battery serial>/<key>``); payloads are plain text: numbers as JSON numbers,
 booleans ``true``/``false``, strings as they are. ``<root>/Data Quality`` carries the run's
-rejected values and reasons as one JSON object (``{"rejected": {}}`` when none), so a stale report
+rejected (and held) values with reasons as one JSON object (``{}`` when none), so a stale report
 does not linger. Everything goes out with QoS 1 over one connection per run and is confirmed by
 the broker before disconnecting; values follow MQTT_RETAIN, while ``<root>/status`` (online, with
 an ``offline`` last will) and the discovery configs are always retained, because Home Assistant
@@ -93,7 +93,7 @@ def messages(publication: Publication, settings: Settings) -> list[Message]:
         out += [Message(t, p, True) for t, p in discovery_messages(publication, values, root)]
     retain = settings.mqtt_retain
     out += [Message(v.topic, payload(v.value), retain) for v in values]
-    quality = publication.groups.get(report.GROUP_QUALITY) or {"rejected": {}}
+    quality = publication.groups.get(report.GROUP_QUALITY, {})
     out.append(Message(f"{root}/{report.GROUP_QUALITY}", payload(quality), retain))
     return out
 
@@ -139,13 +139,9 @@ class Connection:
     def _fail(self, what: str) -> OutputError:
         return OutputError(f"MQTT broker {self.address}: {what}")
 
-    def _step(self) -> None:
-        """Run the network loop once; a lost connection is an error, never a silent retry."""
-        rc = self._client.loop(timeout=0.05)
-        if rc != mqtt.MQTT_ERR_SUCCESS and self._connack is None:
-            raise self._fail(f"connection closed before CONNACK ({mqtt.error_string(rc)})")
-        if rc != mqtt.MQTT_ERR_SUCCESS:
-            raise self._fail(f"connection lost ({mqtt.error_string(rc)})")
+    def _loop(self) -> bool:
+        """Run the network loop once; False when the connection is gone (never retried)."""
+        return self._client.loop(timeout=0.05) == mqtt.MQTT_ERR_SUCCESS
 
     def open(self) -> None:
         settings = self._settings
@@ -158,7 +154,8 @@ class Connection:
         while self._connack is None:
             if time.monotonic() > deadline:
                 raise self._fail(f"no CONNACK within {CONNECT_TIMEOUT:.0f} s")
-            self._step()
+            if not self._loop() and self._connack is None:
+                raise self._fail("connection closed before CONNACK")
         if self._connack.is_failure:
             if self._connack.value in _NOT_AUTHORISED:
                 raise self._fail(
@@ -184,7 +181,8 @@ class Connection:
                     f"{len(pending)} of {len(batch)} messages not acknowledged "
                     f"within {PUBLISH_TIMEOUT:.0f} s"
                 )
-            self._step()
+            if not self._loop():
+                raise self._fail(f"connection lost, {len(pending)} messages unacknowledged")
 
     def close(self) -> None:
         """A clean DISCONNECT: the broker drops the last will, so the status stays online."""
