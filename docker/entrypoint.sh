@@ -53,7 +53,9 @@ discover_inverter() {
     if [ -n "${GIVTCP_DISCOVERY_SUBNET:-}" ]; then subnet=("$GIVTCP_DISCOVERY_SUBNET"); fi
     log "INVERTOR_IP is empty: looking for a GivEnergy dongle in" \
         "${GIVTCP_DISCOVERY_SUBNET:-the local /24} on port ${INVERTOR_PORT:-8899}"
-    found="$(python3 -m givtcp.discovery "${subnet[@]}" --port "${INVERTOR_PORT:-8899}")" || rc=$?
+    # 1.5 s per host: a busy WiFi dongle can take a second to answer (0.25 s is typical).
+    found="$(python3 -m givtcp.discovery "${subnet[@]}" --port "${INVERTOR_PORT:-8899}" \
+        --timeout 1.5)" || rc=$?
     if [ "$rc" -ne 0 ]; then
         die "$rc" "no inverter found: set INVERTOR_IP to the dongle's address, or" \
             "GIVTCP_DISCOVERY_SUBNET to the subnet it is on (e.g. 192.168.1.0/24)"
@@ -92,7 +94,7 @@ start_mosquitto() {
     fi
     mosquitto -c "$RUN_DIR/mosquitto.conf" &
     HELPERS+=("$!")
-    log "started a local MQTT broker on port $port (MQTT_ADDRESS=$MQTT_ADDRESS)"
+    log "started a local MQTT broker on port $port (MQTT_ADDRESS=${MQTT_ADDRESS:-})"
 }
 
 # Positive seconds; decimals are allowed (sleep takes them).
@@ -127,12 +129,14 @@ main() {
     cd "$APP_DIR"
     trap cleanup EXIT
     trap 'exit 143' TERM INT  # until gunicorn runs: stop, cleaning up on the way out
-    if [ -z "${INVERTOR_IP:-}" ]; then discover_inverter; fi
 
     local interval=""
     if is_true SELF_RUN "${SELF_RUN:-False}"; then interval="$(loop_interval)" || exit $?; fi
 
-    case "${MQTT_ADDRESS:-}" in
+    if [ -z "${INVERTOR_IP:-}" ]; then discover_inverter; fi
+
+    local mqtt_address="${MQTT_ADDRESS:-}"
+    case "${mqtt_address,,}" in
         127.0.0.1 | localhost) start_mosquitto ;;
     esac
 

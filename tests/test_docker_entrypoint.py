@@ -220,7 +220,7 @@ def test_sigterm_stops_gunicorn_and_exits_cleanly(start):
 # -- local MQTT broker ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "localhost"])
+@pytest.mark.parametrize("address", ["127.0.0.1", "localhost", "LocalHost"])
 def test_local_broker_for_a_local_mqtt_address(start, address):
     port = str(free_port())
     run = start({"INVERTOR_IP": "127.0.0.1", "MQTT_ADDRESS": address, "MQTT_PORT": port})
@@ -254,6 +254,7 @@ def _real_binary(name: str) -> str:
     pytest.skip(message)
 
 
+@pytest.mark.servers
 def test_local_broker_with_credentials_refuses_others(start):
     """The real mosquitto with the entrypoint's config and hashed password file."""
     mosquitto, mosquitto_pub = _real_binary("mosquitto"), _real_binary("mosquitto_pub")
@@ -365,9 +366,10 @@ def test_self_run_loop_logs_a_failed_run_and_keeps_going(start, simulators):
     ],
 )
 def test_bad_self_run_settings_are_exit_2_before_anything_starts(start, env, message):
-    run = start({"INVERTOR_IP": "127.0.0.1", "MQTT_ADDRESS": "127.0.0.1", **env})
+    run = start({"GIVTCP_DISCOVERY_SUBNET": LOOPBACK_SUBNET, "MQTT_ADDRESS": "127.0.0.1", **env})
     assert run.wait() == 2
     assert message in run.stderr
+    assert "looking for a GivEnergy dongle" not in run.stderr  # no discovery either
     assert run.record("gunicorn") == {}
     assert run.record("mosquitto") == {}
 
