@@ -185,11 +185,16 @@ class Connection:
                 raise self._fail(f"connection lost, {len(pending)} messages unacknowledged")
 
     def close(self) -> None:
-        """A clean DISCONNECT: the broker drops the last will, so the status stays online."""
+        """A clean DISCONNECT (the broker drops the last will, so the status stays online);
+        harmless when the connection never came up."""
         self._client.disconnect()
 
     def __enter__(self) -> Connection:
-        self.open()
+        try:
+            self.open()
+        except BaseException:
+            self.close()  # e.g. after a refused CONNACK or none at all: release the socket
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -236,7 +241,7 @@ def publish_offline(settings: Settings) -> bool:
     Raises OutputError when the broker cannot be reached.
     """
     if settings.mqtt_topic:
-        topic = status_topic(root_topic(settings, ""))
+        topic = status_topic(settings.mqtt_topic.rstrip("/"))
     else:
         try:
             topic = _status_memory(settings).read_text().strip()

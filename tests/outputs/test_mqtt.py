@@ -576,6 +576,17 @@ def _ours(registry: list[dict[str, Any]], serial: str) -> list[dict[str, Any]]:
     return [e for e in registry if (e.get("unique_id") or "").startswith(f"givtcp_{serial}_")]
 
 
+def _devices(ha: Any, serial: str, batteries: list[str]) -> dict[tuple[str, ...], dict[str, Any]]:
+    """HA's devices carrying our serials, by their identifiers (a duplicate would collide)."""
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
+    for device in ha.device_registry():
+        identifiers = tuple(identifier[1] for identifier in device["identifiers"])
+        if set(identifiers) & {serial, *batteries}:
+            assert identifiers not in found, f"two devices for {identifiers}"
+            found[identifiers] = device
+    return found
+
+
 @pytest.mark.homeassistant
 def test_home_assistant_discovers_entities_and_devices_once(home_assistant, tmp_path):
     ha, broker = home_assistant, home_assistant.mqtt
@@ -630,11 +641,7 @@ def test_home_assistant_discovers_entities_and_devices_once(home_assistant, tmp_
             battery_soc = ha.get_state(f"sensor.givtcp_{battery.lower()}_battery_soc")
             assert battery_soc["state"] == str(out["Battery Details"][battery]["Battery SOC"])
 
-        devices = {
-            tuple(identifier[1] for identifier in d["identifiers"]): d
-            for d in ha.device_registry()
-            if any(i[1] in (serial, *batteries) for i in d["identifiers"])
-        }
+        devices = _devices(ha, serial, batteries)
         assert set(devices) == {(serial,), *((b,) for b in batteries)}
         inverter = devices[(serial,)]
         assert inverter["manufacturer"] == "GivEnergy"
@@ -659,7 +666,10 @@ def test_home_assistant_discovers_entities_and_devices_once(home_assistant, tmp_
         time.sleep(1.0)  # let any late discovery work finish before counting
         again = _ours(ha.entity_registry(), s)
         assert sorted(e["entity_id"] for e in again) == sorted(e["entity_id"] for e in entities)
-        assert len([d for d in ha.device_registry() if d["id"] in by_device.values()]) == 3
+        again_devices = _devices(ha, serial, batteries)
+        assert {k: d["id"] for k, d in again_devices.items()} == {
+            k: d["id"] for k, d in devices.items()
+        }
 
         # the inverter could not be read: its entities become unavailable
         assert publish_offline(
