@@ -62,6 +62,8 @@ install_apt() {
     have victoria-metrics || missing+=(victoria-metrics)
     # Lint tool for scripts/ (cheap, so installed with the rest).
     have shellcheck || missing+=(shellcheck)
+    # Node-RED (tests/test_node_red.py) needs node >= 18.5 and npm; Debian bookworm has 18.19.
+    { have node && have npm; } || missing+=(nodejs npm)
     if [ ${#missing[@]} -eq 0 ]; then
         return 0
     fi
