@@ -57,6 +57,8 @@ def main(argv: list[str]) -> int:
     try:
         result = app.read_inverter(function, settings)
     except TransportError as exc:
+        for failure in app.mark_offline(settings):
+            print(failure, file=sys.stderr)
         return _fail(app.EXIT_INVERTER, app.unreachable_message(exc))
     failures = app.publish(result, settings)
     for failure in failures:

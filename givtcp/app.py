@@ -377,6 +377,23 @@ def publication(result: ReadResult) -> Any:
     )
 
 
+def mark_offline(settings: Settings) -> list[str]:
+    """After a failed read, tell MQTT subscribers (Home Assistant) the inverter is offline.
+
+    Returns messages for stderr; the run's exit code stays 1.
+    """
+    if not settings.mqtt_output or not settings.mqtt_address:
+        return []
+    from outputs import OutputError
+    from outputs.mqtt import publish_offline
+
+    try:
+        publish_offline(settings)
+    except OutputError as exc:
+        return [f"mqtt output failed: {exc}"]
+    return []
+
+
 def publish(result: ReadResult, settings: Settings) -> list[str]:
     """Deliver to every enabled sink; one failing sink does not stop the others.
 
@@ -506,7 +523,12 @@ def read_shared(
         groups = _fresh_cache(path, window)
         if groups is not None:
             return groups, []
-        result = read_inverter(function, settings)
+        try:
+            result = read_inverter(function, settings)
+        except TransportError:
+            for failure in mark_offline(settings):
+                log.warning("%s", failure)
+            raise
         write_atomic(
             path, json.dumps({"read_at": time.time(), "groups": result.groups}, default=str)
         )
