@@ -683,3 +683,17 @@ def test_home_assistant_discovers_entities_and_devices_once(home_assistant, tmp_
             )
         )
         ha.wait_for_entity(f"sensor.givtcp_{s}_pv_power", until=state_is("unavailable"))
+
+
+@pytest.mark.servers
+def test_unreadable_inverter_exits_1_and_marks_it_offline(mosquitto_stoppable, tmp_path):
+    broker = mosquitto_stoppable
+    with simulator(seed=409) as sim:
+        root = f"GivEnergy/{sim.truth()['plant']['inverter_serial']}"
+        assert run_read(sim, tmp_path, broker).code == 0
+        assert broker.retained(f"{root}/status")[f"{root}/status"].text == "online"
+        sim.faults.silent = True
+        run = run_read(sim, tmp_path, broker)
+    assert run.code == 1
+    assert run.stdout == ""
+    assert broker.retained(f"{root}/status")[f"{root}/status"].text == "offline"
