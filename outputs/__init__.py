@@ -8,10 +8,30 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from givenergy_modbus_codec.errors import GivTCPError
+
+
+def slug(text: str) -> str:
+    """Lower-case with runs of anything but letters and digits as one "_": the form of HA
+    entity ids and of v1.0's InfluxDB field names ("PV Power" -> "pv_power")."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def os_reason(exc: BaseException) -> str:
+    """The operating system's words for a connection failure ("Connection refused"), found by
+    walking the exception chain that HTTP libraries wrap around it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        current = current.__cause__ or current.__context__
+    return str(exc)
 
 
 class OutputError(GivTCPError):

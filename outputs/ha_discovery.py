@@ -9,13 +9,12 @@ devices of their own; batteries hang off the inverter (``via_device``).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from givtcp import report
 
-from . import Publication
+from . import Publication, slug
 
 DISCOVERY_PREFIX = "homeassistant"  # Home Assistant's default discovery prefix
 PAYLOAD_ONLINE = "online"
@@ -34,11 +33,6 @@ class StateValue:
     value: Any
     topic: str
     battery: str | None = None  # battery serial, for "Battery Details" values
-
-
-def slug(text: str) -> str:
-    """Lower-case with runs of anything but letters and digits as one "_", as HA's entity ids."""
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def discoverable(group: str) -> bool:

@@ -22,13 +22,12 @@ run posts them again.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import requests
 
 from givtcp import report
-from outputs import OutputError, Publication
+from outputs import OutputError, Publication, os_reason, slug
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +41,6 @@ INVERTER_GROUPS = (
     report.GROUP_TIMESLOTS,
 )
 TIMEOUT = (5.0, 10.0)  # connect, read (seconds) per request
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def _state(
@@ -129,7 +124,7 @@ class HomeAssistantSink:
             ) from exc
         except requests.RequestException as exc:
             raise OutputError(
-                f"cannot reach Home Assistant at HA_URL {self._url}: {_os_reason(exc)}"
+                f"cannot reach Home Assistant at HA_URL {self._url}: {os_reason(exc)}"
             ) from exc
         if response.status_code == 401:
             raise OutputError(
@@ -150,19 +145,6 @@ def _message(response: requests.Response) -> str:
         return str(response.json().get("message", ""))[:200]
     except (ValueError, AttributeError):
         return " ".join(response.text.split())[:200]
-
-
-def _os_reason(exc: BaseException) -> str:
-    """The operating system's words ("Connection refused") from the chain requests and urllib3
-    wrap around a connection failure."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        current = current.__cause__ or current.__context__
-    return str(exc)
 
 
 def create(settings: Any) -> HomeAssistantSink:

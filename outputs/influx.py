@@ -47,7 +47,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from givtcp import report
 from givtcp.files import write_atomic
-from outputs import OutputError, Publication
+from outputs import OutputError, Publication, os_reason, slug
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,6 @@ LOCK_TIMEOUT_SECONDS = 120.0  # a run holding the spool lock is bounded by its H
 DATA_REFUSED = (400, 422)  # the server rejects the points themselves: resending cannot help
 
 
-def field_name(key: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")
-
-
 def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
@@ -87,7 +83,7 @@ def _point(measurement: str, tags: dict[str, str], values: dict[str, Any], ms: i
     for key, value in values.items():
         number = _number(value)
         if number is not None:
-            point.field(field_name(key), number)
+            point.field(slug(key), number)
             fields += 1
     return point.time(ms, WritePrecision.MS).to_line_protocol() if fields else None
 
@@ -167,19 +163,6 @@ class Spool:
                 keep,
             )
         write_atomic(self.path, "".join(line + "\n" for line in lines[keep:]))
-
-
-def _os_reason(exc: BaseException) -> str:
-    """The operating system's words for a connection failure ("Connection refused"), found by
-    walking the exception chain that urllib3 wraps around it."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
-        current = current.__cause__ or current.__context__
-    return str(exc)
 
 
 class InfluxSink:
@@ -273,7 +256,7 @@ class InfluxSink:
             exc, urllib3.exceptions.NewConnectionError
         ):
             return f"InfluxDB at INFLUX_URL {self._url} did not answer within {self._timeout:g} s"
-        return f"cannot reach InfluxDB at INFLUX_URL {self._url}: {_os_reason(exc)}"
+        return f"cannot reach InfluxDB at INFLUX_URL {self._url}: {os_reason(exc)}"
 
 
 def create(settings: Any) -> InfluxSink:
