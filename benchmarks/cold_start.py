@@ -100,9 +100,10 @@ def parse_importtime(stderr: str) -> list[tuple[str, int, float, float]]:
     return rows
 
 
-def import_report(config: Config, runs: int) -> dict[str, Any]:
-    """Imports of ``read.py runAll`` under -X importtime (per-module medians of ``runs`` runs):
-    the slowest modules by own time, the total, and which sink libraries were imported."""
+def import_report(config: Config, label: str, runs: int) -> dict[str, Any]:
+    """Imports of plain ``read.py runAll`` with ``config``'s settings under -X importtime
+    (per-module medians of ``runs`` runs): the slowest modules by own time, the total, and
+    which sink libraries were imported."""
     argv = [PYTHON, "-X", "importtime", "read.py", FUNCTION]
     samples = [measure(argv, config.env) for _ in range(runs)]
     per_module: dict[str, list[tuple[int, float, float]]] = {}
@@ -127,7 +128,7 @@ def import_report(config: Config, runs: int) -> dict[str, Any]:
     ]
     failed = [s.last_error() for s in samples if s.code != 0]
     return {
-        "config": config.name,
+        "config": label,
         "runs": runs,
         "status": f"failed ({failed[0]})" if failed else "ok",
         "modules_imported": len(per_module),
@@ -239,8 +240,11 @@ def run(runs: int = 20, import_runs: int = 5) -> dict[str, Any]:
         for config in active:
             if config.key in counted:
                 config.server_requests = counted[config.key]() - before[config.key]
-        measured = [c for c in configs if c.key not in ("floor", "json_default")]
-        imports = [import_report(c, import_runs) for c in measured if c.status == "ok"]
+        imports = [
+            import_report(c, "JSON only" if c.key == "json" else c.name, import_runs)
+            for c in configs
+            if c.key not in ("floor", "json_default") and c.status == "ok"
+        ]
         floor = configs[0]
         return {
             "function": FUNCTION,

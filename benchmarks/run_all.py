@@ -108,7 +108,7 @@ def target_rows(cold: dict[str, Any], reqs: dict[str, Any]) -> list[list[Any]]:
             [
                 target,
                 f"{config['wall_ms']:g} ms",
-                _x(config.get("wall_ratio")) + " floor",
+                _x(config.get("wall_ratio")) + " start-up floor",
                 _verdict(config["wall_ms"] <= COLD_START_TARGET_MS),
             ]
         )
@@ -118,7 +118,7 @@ def target_rows(cold: dict[str, Any], reqs: dict[str, Any]) -> list[list[Any]]:
         [
             f"peak memory <= {PEAK_TARGET_MIB:g} MiB, JSON only (largest of the runs)",
             "not measured (needs /usr/bin/time)" if peak is None else f"{peak:g} MiB",
-            _x(json_only.get("rss_ratio")) + " floor" if peak else "",
+            _x(json_only.get("rss_ratio")) + " start-up floor" if peak else "",
             _verdict(peak is not None and peak <= PEAK_TARGET_MIB),
         ]
     )
@@ -151,7 +151,7 @@ def target_rows(cold: dict[str, Any], reqs: dict[str, Any]) -> list[list[Any]]:
                 f"wall at {reqs['latency_s'] * 1000:g} ms latency <= banks x latency + 100 ms: "
                 f"{row['function']}, {row['mode']}",
                 f"{row['wall_ms']:g} ms (target {row['target_ms']:g} ms)",
-                _x(row["wall_ratio"]) + " floor",
+                _x(row["wall_ratio"]) + " latency floor",
                 _verdict(row["wall_verdict"] == "PASS"),
             ]
         )
@@ -289,7 +289,7 @@ def requests_section(reqs: dict[str, Any]) -> list[str]:
         "Floor = banks needed x latency; target = floor + 100 ms.",
         "",
         *_table(header, rows),
-        f"First run with an empty state folder ({probe['mode']}): {probe['requests']} requests "
+        f"First run with an empty state folder, {probe['mode']}: {probe['requests']} requests "
         f"({probe['answered']} answered) on {probe['connections']} connection(s), "
         f"{probe['wall_ms']:g} ms, status {probe['status']}: "
         f"{', '.join(probe['banks_read'])}.",
@@ -345,6 +345,7 @@ def render(
     command: str,
 ) -> str:
     floor = _config(cold, "floor")
+    targets = target_rows(cold, reqs)
     floor_text = (
         f"{floor['wall_ms']:g} ms wall, {floor['cpu_ms']:g} ms CPU, "
         f"{floor['max_rss_mib'] if floor['max_rss_mib'] is not None else 'n/a'} MiB"
@@ -367,7 +368,9 @@ def render(
         "",
         f"Floor (bare `python -c pass`, median): {floor_text}. Reference: {REFERENCE}",
         "",
-        *_table(["target", "measured", "ratio", "verdict"], target_rows(cold, reqs)),
+        f"Met: {sum(row[-1] == 'PASS' for row in targets)} of {len(targets)}.",
+        "",
+        *_table(["target", "measured", "ratio", "verdict"], targets),
         "Spacing: `TransportConfig.min_spacing` (default 0.25 s) is a wait between the end of "
         "one exchange and the next request; with zero latency it alone costs 4 x 0.25 s in a "
         f'runAll. Rows marked "{cold["zero_spacing"]}": {cold["zero_spacing_note"]}. The '
