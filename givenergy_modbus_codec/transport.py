@@ -4,7 +4,8 @@ Why blocking and not pymodbus' async client: read.py/write.py are one-shot cron 
 REST workers are sync; pymodbus' client expects transaction ids (the dongle has none),
 and its import alone costs ~80 ms per call. The dongle rules we follow (protocol.md §9-§12):
 
-* one request in flight, at least ``min_spacing`` seconds between requests;
+* one request in flight, and requests sent at least ``min_spacing`` seconds apart (a slow
+  answer already counts towards the gap, so spacing costs nothing at real-dongle latency);
 * a response is tied to its request by shape only (frames.answers); the dongle copies every
   response to every client, so unmatched, bad-CRC, null and LAN-broadcast frames are dropped;
 * heartbeats are answered at once;
@@ -57,7 +58,7 @@ class TransportConfig:
     request_timeout: float = 2.0
     retries: int = 2  # extra attempts after the first, per request
     retry_backoff: float = 0.5  # doubled after each failed attempt
-    min_spacing: float = 0.25  # between the end of one exchange and the next request
+    min_spacing: float = 0.25  # between the starts of two requests
     lock_path: Path | None = None  # None: a per-dongle file in the temp directory
     lock_timeout: float = 30.0
 
@@ -144,7 +145,7 @@ class DongleClient:
         self._sock: socket.socket | None = None
         self._decoder = StreamDecoder()
         self._lock = DongleLock(config.lock_path or config.default_lock_path(), config.lock_timeout)
-        self._last_exchange = 0.0
+        self._last_sent = -1e9
 
     # -- session ---------------------------------------------------------------------------
 
@@ -269,43 +270,40 @@ class DongleClient:
 
     def _attempt(self, request: Request, timeout: float) -> Frame:
         assert self._sock is not None
-        wait = self.config.min_spacing - (time.monotonic() - self._last_exchange)
+        wait = self.config.min_spacing - (time.monotonic() - self._last_sent)
         if wait > 0:
             time.sleep(wait)
         self._sock.sendall(request.encode())
         self.stats.requests += 1
-        sent = time.monotonic()
+        sent = self._last_sent = time.monotonic()
         log.debug("sent %s", _describe(request))
         deadline = sent + timeout
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    dropped = self._decoder.resync()
-                    if dropped is not None:
-                        self._count_ignored(dropped)
-                    raise InverterTimeout(f"no answer within {timeout:.1f} s")
-                self._sock.settimeout(remaining)
-                try:
-                    data = self._sock.recv(4096)
-                except TimeoutError:
-                    continue
-                if not data:
-                    raise ConnectionError("the dongle closed the connection")
-                for frame in self._decoder.feed(data):
-                    if answers(request, frame):
-                        if isinstance(frame, ErrorResponse):
-                            raise InverterRefused(
-                                f"the inverter refused {_describe(request)} (error frame): "
-                                "that register bank or value is not supported by this model"
-                            )
-                        log.debug(
-                            "answer to %s after %.3f s", _describe(request), time.monotonic() - sent
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                dropped = self._decoder.resync()
+                if dropped is not None:
+                    self._count_ignored(dropped)
+                raise InverterTimeout(f"no answer within {timeout:.1f} s")
+            self._sock.settimeout(remaining)
+            try:
+                data = self._sock.recv(4096)
+            except TimeoutError:
+                continue
+            if not data:
+                raise ConnectionError("the dongle closed the connection")
+            for frame in self._decoder.feed(data):
+                if answers(request, frame):
+                    if isinstance(frame, ErrorResponse):
+                        raise InverterRefused(
+                            f"the inverter refused {_describe(request)} (error frame): "
+                            "that register bank or value is not supported by this model"
                         )
-                        return frame
-                    self._handle_unsolicited(frame)
-        finally:
-            self._last_exchange = time.monotonic()
+                    log.debug(
+                        "answer to %s after %.3f s", _describe(request), time.monotonic() - sent
+                    )
+                    return frame
+                self._handle_unsolicited(frame)
 
     def _handle_unsolicited(self, frame: Frame) -> None:
         if isinstance(frame, Heartbeat):
