@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from .common import (
     DEFAULT_LAUNCH,
     PYTHON,
-    Launch,
+    ZERO_SPACING_LAUNCH,
     Sample,
     base_env,
     measure,
@@ -33,7 +33,6 @@ from .common import (
     ms,
     read_env,
     simulator,
-    zero_spacing_launch,
 )
 from .servers import Server, Unavailable, start_ha_stub, start_mosquitto, start_victoria_metrics
 
@@ -188,7 +187,7 @@ def summarise(config: Config, floor: Config) -> dict[str, Any]:
     return row
 
 
-def _configs(port: int, state: Path, zero: Launch) -> list[Config]:
+def _configs(port: int, state: Path) -> list[Config]:
     env = read_env(port, state)
     return [
         Config(
@@ -200,20 +199,25 @@ def _configs(port: int, state: Path, zero: Launch) -> list[Config]:
             DEFAULT_LAUNCH.command(FUNCTION),
             env | DEFAULT_LAUNCH.env,
         ),
-        Config("json", f"JSON only, {zero.label}", zero.command(FUNCTION), env | zero.env),
+        Config(
+            "json",
+            f"JSON only, {ZERO_SPACING_LAUNCH.label}",
+            ZERO_SPACING_LAUNCH.command(FUNCTION),
+            env | ZERO_SPACING_LAUNCH.env,
+        ),
     ]
 
 
 def run(runs: int = 20, import_runs: int = 5) -> dict[str, Any]:
     """Measure every configuration ``runs`` times; returns the results as JSON-ready data."""
-    zero = zero_spacing_launch()
     with (
         simulator(latency=0.0, batteries=BATTERIES) as sim,
         tempfile.TemporaryDirectory() as tmp,
         contextlib.ExitStack() as servers,
     ):
         work = Path(tmp)
-        configs = _configs(sim.port, work / "state", zero)
+        configs = _configs(sim.port, work / "state")
+        zero = ZERO_SPACING_LAUNCH
         for module, sink in SINKS.items():
             config = Config(module, f"JSON + {sink.label}", zero.command(FUNCTION), {}, module)
             configs.append(config)
@@ -250,8 +254,6 @@ def run(runs: int = 20, import_runs: int = 5) -> dict[str, Any]:
             "function": FUNCTION,
             "batteries": BATTERIES,
             "runs": runs,
-            "zero_spacing": zero.label,
-            "zero_spacing_note": zero.note,
             "configs": [summarise(c, floor) for c in configs],
             "imports": imports,
         }

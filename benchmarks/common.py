@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import os
 import statistics
@@ -24,18 +23,8 @@ from givenergy_modbus_codec.simulator.server import RequestRecord, describe
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LOOPBACK = "127.0.0.1"
-DEFAULT_SPACING = 0.25  # TransportConfig.min_spacing's default, for labels
-# The setting the product may offer for the transport's spacing between requests. Until it
-# exists, "spacing 0" runs patch TransportConfig in-process (see ZERO_SPACING_SHIM).
-SPACING_ENV = "GIVTCP_MIN_SPACING"
-ZERO_SPACING_SHIM = (
-    "import dataclasses, runpy, sys\n"
-    "from givtcp import app\n"
-    "config = app.transport_config\n"
-    "app.transport_config = lambda s: dataclasses.replace(config(s), min_spacing=0.0)\n"
-    "sys.argv[0] = 'read.py'\n"
-    "runpy.run_path('read.py', run_name='__main__')\n"
-)
+DEFAULT_SPACING = 0.25  # the REQUEST_SPACING setting's default, for labels
+SPACING_ENV = "REQUEST_SPACING"  # seconds between requests (givtcp/config.py)
 MIB = 1024 * 1024
 
 # Banks each read function needs (README "Reading"): inverter banks, plus one IR(60,60) page per
@@ -127,38 +116,17 @@ def read_env(port: int, state_dir: Path, **extra: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start read.py in one spacing mode: argv before FUNCTION, and extra environment."""
+    """read.py in one spacing mode: a label and the environment that selects the mode."""
 
     label: str
-    argv: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
-    note: str = ""  # how the mode is obtained, for the results
 
     def command(self, function: str) -> list[str]:
-        return [*self.argv, function]
+        return [PYTHON, "read.py", function]
 
 
-DEFAULT_LAUNCH = Launch(f"default spacing ({DEFAULT_SPACING:g} s)", (PYTHON, "read.py"))
-
-
-@functools.cache
-def zero_spacing_launch() -> Launch:
-    """read.py with no spacing between requests: through SPACING_ENV when read.py honours it
-    (checked on the wire), else by patching TransportConfig in-process (labelled so)."""
-    with simulator(latency=0.0, batteries=0) as sim, tempfile.TemporaryDirectory() as state:
-        env = read_env(sim.port, Path(state), **{SPACING_ENV: "0"})
-        sample = measure([PYTHON, "read.py", "getTimeslots"], env)
-        times = [r.time for r in sim.requests if isinstance(r.frame, ReadRequest)]
-    honoured = sample.code == 0 and len(times) >= 2 and times[1] - times[0] < DEFAULT_SPACING / 2
-    if honoured:
-        note = f"read.py honours {SPACING_ENV}; these runs set it to 0"
-        return Launch("spacing 0", (PYTHON, "read.py"), {SPACING_ENV: "0"}, note)
-    note = (
-        f"read.py has no setting for the spacing ({SPACING_ENV}=0 was tried and ignored), so "
-        "these runs patch it: a `python -c` shim replaces givtcp.app.transport_config with one "
-        "returning min_spacing=0, then runs read.py with runpy (which adds < 1 ms)"
-    )
-    return Launch("spacing 0 (patched)", (PYTHON, "-c", ZERO_SPACING_SHIM), note=note)
+DEFAULT_LAUNCH = Launch(f"default spacing ({DEFAULT_SPACING:g} s)")
+ZERO_SPACING_LAUNCH = Launch(f"spacing 0 ({SPACING_ENV}=0)", {SPACING_ENV: "0"})
 
 
 # -- simulator ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from givenergy_modbus_codec.simulator import Simulator
 from .common import (
     DEFAULT_LAUNCH,
     INVERTER_BANKS,
+    ZERO_SPACING_LAUNCH,
     Launch,
     banks_needed,
     labels,
@@ -33,7 +34,6 @@ from .common import (
     read_env,
     requests_since,
     simulator,
-    zero_spacing_launch,
 )
 
 BATTERIES = 1
@@ -107,7 +107,7 @@ def _probe_run(sim: Simulator, state: Path) -> dict[str, Any]:
 
 def run(runs: int = 5, latency: float = 0.25) -> dict[str, Any]:
     """Measure each read function ``runs`` times in each spacing mode."""
-    launches = [DEFAULT_LAUNCH, zero_spacing_launch()]
+    launches = [DEFAULT_LAUNCH, ZERO_SPACING_LAUNCH]
     with (
         simulator(latency=latency, batteries=BATTERIES) as sim,
         tempfile.TemporaryDirectory() as tmp,
@@ -124,7 +124,6 @@ def run(runs: int = 5, latency: float = 0.25) -> dict[str, Any]:
         "latency_s": latency,
         "batteries": BATTERIES,
         "runs": runs,
-        "zero_spacing_note": launches[1].note,
         "rows": rows,
         "probe": probe,
     }

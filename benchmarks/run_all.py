@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import cold_start, concurrency, requests_latency
-from .common import PROJECT_ROOT
+from .common import DEFAULT_SPACING, PROJECT_ROOT, SPACING_ENV
 
 DEFAULT_OUTPUT = PROJECT_ROOT / "benchmarks" / "RESULTS.md"
 COLD_START_TARGET_MS = 90.0
@@ -371,10 +371,10 @@ def render(
         f"Met: {sum(row[-1] == 'PASS' for row in targets)} of {len(targets)}.",
         "",
         *_table(["target", "measured", "ratio", "verdict"], targets),
-        "Spacing: `TransportConfig.min_spacing` (default 0.25 s) is a wait between the end of "
-        "one exchange and the next request; with zero latency it alone costs 4 x 0.25 s in a "
-        f'runAll. Rows marked "{cold["zero_spacing"]}": {cold["zero_spacing_note"]}. The '
-        "sink rows also run with spacing 0, so that they show what each sink adds.",
+        f"Spacing: read.py keeps requests at least {SPACING_ENV} seconds apart (default "
+        f"{DEFAULT_SPACING:g} s); against a simulator with zero latency that alone is about "
+        f"4 x {DEFAULT_SPACING:g} s of a runAll. Rows marked spacing 0 set {SPACING_ENV}=0; the "
+        "sink rows do too, so that they show what each sink adds.",
         "",
         *cold_start_section(cold),
         *imports_section(cold),
