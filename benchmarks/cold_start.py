@@ -1,10 +1,10 @@
 """Cold start: whole-process cost of ``read.py runAll`` against a zero-latency simulator.
 
-Every configuration (bare ``python -c pass`` as the floor, JSON only with the default and with
-zero request spacing, JSON plus each sink) runs N times, interleaved so drift hits all alike;
-the median wall time, CPU time and peak RSS of each child are reported, also as ratios to the
-floor. A few runs per read.py configuration under ``-X importtime`` list the slowest
-imports and which sink libraries were imported.
+Every configuration (bare ``python -c pass`` as the floor, read.py's imports alone, JSON only
+with the default and with zero request spacing, JSON plus each sink) runs N times, interleaved
+so drift hits all alike; the median wall time, CPU time and peak RSS of each child are
+reported, also as ratios to the floor. A few runs per read.py configuration under
+``-X importtime`` list the slowest imports and which sink libraries were imported.
 
     .venv/bin/python -m benchmarks.cold_start [--runs 20]     # prints JSON results
 """
@@ -194,6 +194,12 @@ def _configs(port: int, state: Path) -> list[Config]:
             "floor", "bare start-up: python -c pass (floor)", [PYTHON, "-c", "pass"], base_env()
         ),
         Config(
+            "imports",
+            "read.py's module-level imports only: python -c 'import read' (no read)",
+            [PYTHON, "-c", "import read"],
+            env,
+        ),
+        Config(
             "json_default",
             f"JSON only, {DEFAULT_LAUNCH.label}",
             DEFAULT_LAUNCH.command(FUNCTION),
@@ -247,7 +253,7 @@ def run(runs: int = 20, import_runs: int = 5) -> dict[str, Any]:
         imports = [
             import_report(c, "JSON only" if c.key == "json" else c.name, import_runs)
             for c in configs
-            if c.key not in ("floor", "json_default") and c.status == "ok"
+            if c.key not in ("floor", "imports", "json_default") and c.status == "ok"
         ]
         floor = configs[0]
         return {

@@ -55,7 +55,7 @@ def machine() -> dict[str, str]:
     """What the figures were measured on."""
     memory_kib = _first("/proc/meminfo", "MemTotal").split()[0]
     commit = _git("rev-parse", "--short", "HEAD") or "unknown"
-    if _git("status", "--porcelain"):
+    if _git("status", "--porcelain", "--", ".", f":!{DEFAULT_OUTPUT.relative_to(PROJECT_ROOT)}"):
         commit += " (the working tree also had uncommitted changes)"
     return {
         "CPU": _first("/proc/cpuinfo", "model name"),

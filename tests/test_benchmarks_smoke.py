@@ -38,8 +38,11 @@ def results(module: str, *args: str) -> dict[str, Any]:
 def test_cold_start_measures_floor_json_and_every_sink() -> None:
     result = results("cold_start")
     configs = {c["key"]: c for c in result["configs"]}
-    assert set(configs) == {"floor", "json_default", "json", "mqtt", "influx", "homeassistant"}
-    for key in ("floor", "json_default", "json"):
+    assert set(configs) == {
+        *("floor", "imports", "json_default", "json"),
+        *("mqtt", "influx", "homeassistant"),
+    }
+    for key in ("floor", "imports", "json_default", "json"):
         assert configs[key]["status"] == "ok", configs[key]
         assert configs[key]["runs"] == 2
         assert configs[key]["wall_ms"] > 0 and configs[key]["cpu_ms"] > 0
