@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .crc import crc16_modbus
 from .errors import CodecError, RequestTooLarge
@@ -85,11 +85,11 @@ def _with_crc(pdu: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-# Frame objects
+# Frame objects: immutable NamedTuples (cheaper to define than dataclasses, which matters to a
+# cron job's start-up). Build changed copies with ``frame._replace(...)``.
 
 
-@dataclass(frozen=True)
-class ReadRequest:
+class ReadRequest(NamedTuple):
     """Client -> dongle: read ``count`` registers from ``base`` at ``device``."""
 
     device: int
@@ -117,8 +117,7 @@ class ReadRequest:
         return _transparent(self.adapter_serial, _with_crc(pdu), self.unit_id)
 
 
-@dataclass(frozen=True)
-class WriteRequest:
+class WriteRequest(NamedTuple):
     """Client -> dongle: write ``value`` into holding register ``register`` (function 06)."""
 
     device: int
@@ -140,8 +139,7 @@ class WriteRequest:
         return _transparent(self.adapter_serial, _with_crc(pdu), self.unit_id)
 
 
-@dataclass(frozen=True)
-class ReadResponse:
+class ReadResponse(NamedTuple):
     """Dongle -> client: register values, with the inverter serial in the envelope."""
 
     device: int
@@ -174,8 +172,7 @@ class ReadResponse:
         return _transparent(self.adapter_serial, _with_crc(pdu))
 
 
-@dataclass(frozen=True)
-class WriteResponse:
+class WriteResponse(NamedTuple):
     """Dongle -> client: the inverter's read-back of a register after a write."""
 
     device: int
@@ -198,8 +195,7 @@ class WriteResponse:
         return _transparent(self.adapter_serial, _with_crc(pdu))
 
 
-@dataclass(frozen=True)
-class ErrorResponse:
+class ErrorResponse(NamedTuple):
     """Dongle -> client: the inverter refused a request (function | 0x80, no exception code)."""
 
     device: int
@@ -223,8 +219,7 @@ class ErrorResponse:
         return _transparent(self.adapter_serial, _with_crc(pdu))
 
 
-@dataclass(frozen=True)
-class Heartbeat:
+class Heartbeat(NamedTuple):
     """Type-1 frame, same 19-byte shape both ways: the dongle asks, the client echoes."""
 
     adapter_serial: str
@@ -242,8 +237,7 @@ class Heartbeat:
         return Heartbeat(adapter_serial, self.adapter_type)
 
 
-@dataclass(frozen=True)
-class NullFrame:
+class NullFrame(NamedTuple):
     """Unsolicited all-zero transparent frame (function 0, CRC 00 00): ignore it."""
 
     device: int
@@ -255,8 +249,7 @@ class NullFrame:
         return _transparent(self.adapter_serial, bytes([self.device]) + bytes(137))
 
 
-@dataclass(frozen=True)
-class LanBroadcast:
+class LanBroadcast(NamedTuple):
     """ASCII "<ip>,<mask>,<gateway>" announcement some dongles send: not a response."""
 
     text: str
@@ -270,13 +263,12 @@ class LanBroadcast:
         return _transparent(self.adapter_serial, body)
 
 
-@dataclass(frozen=True)
-class BadFrame:
+class BadFrame(NamedTuple):
     """Bytes that are not an acceptable frame; ``suspect`` is what they would have decoded to."""
 
     raw: bytes
     reason: str
-    suspect: Frame | None = field(default=None, compare=False)
+    suspect: Frame | None = None
     kind = "bad"
 
 

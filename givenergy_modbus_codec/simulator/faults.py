@@ -204,11 +204,11 @@ class FaultPlan:
             and set(range(frame.base, frame.base + frame.count)) <= set(BATTERY_PAGE)
         )
         if battery_page and self.hit(self.faults.zero_battery_page_rate):
-            return dataclasses.replace(frame, values=(0,) * frame.count), "zero battery page"
+            return frame._replace(values=(0,) * frame.count), "zero battery page"
         if self.hit(self.faults.garbage_values_rate):
             values = garbage_values(frame.device, frame.function, frame.base, frame.values)
             if values != frame.values:
-                return dataclasses.replace(frame, values=values), "garbage values"
+                return frame._replace(values=values), "garbage values"
         return frame, ""
 
     def corrupt(self, data: bytes) -> tuple[bytes, bool]:
