@@ -17,9 +17,8 @@ import datetime as dt
 import enum
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import CodecError
 
@@ -74,8 +73,7 @@ _INT_RANGE = {
 }
 
 
-@dataclass(frozen=True)
-class Allowed:
+class Allowed(NamedTuple):
     """The raw values a writable register accepts; ``text`` is how docs and errors show it."""
 
     values: frozenset[int]
@@ -114,15 +112,7 @@ def _decimals(scale: int) -> int:
     return len(str(scale)) - 1
 
 
-@dataclass(frozen=True)
-class Register:
-    """One named value: where it lives, how it is encoded and what is plausible.
-
-    ``minimum``/``maximum`` are plausible physical bounds (None = unbounded): values outside
-    them are treated as garbage by the model. ``writable`` is None for registers this project
-    never writes; otherwise the raw values accepted, one ``Allowed`` per address.
-    """
-
+class _RegisterFields(NamedTuple):
     name: str
     bank: Bank
     addresses: tuple[int, ...]
@@ -134,9 +124,24 @@ class Register:
     maximum: float | None = None
     writable: tuple[Allowed, ...] | None = None
     description: str = ""
-    labels: Mapping[int, str] | None = field(default=None, compare=False)
+    labels: Mapping[int, str] | None = None
 
-    def __post_init__(self) -> None:
+
+class Register(_RegisterFields):
+    """One named value: where it lives, how it is encoded and what is plausible.
+
+    ``minimum``/``maximum`` are plausible physical bounds (None = unbounded): values outside
+    them are treated as garbage by the model. ``writable`` is None for registers this project
+    never writes; otherwise the raw values accepted, one ``Allowed`` per address.
+
+    Fields (and their order) are those of ``_RegisterFields``; constructing a Register checks
+    that the row is consistent and raises CodecError when it is not.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Register:
+        self = super().__new__(cls, *args, **kwargs)
         if self.encoding in _SINGLE:
             width_ok = len(self.addresses) == 1
         elif self.encoding is Encoding.HEX:
@@ -149,6 +154,10 @@ class Register:
             raise CodecError(f"{self.name}: only u16/s16/u32 registers can be scaled")
         if self.writable is not None and len(self.writable) != len(self.addresses):
             raise CodecError(f"{self.name}: writable needs one Allowed per address")
+        return self
+
+    def __hash__(self) -> int:
+        return hash(self[:-1])  # ``labels`` (a read-only dict) is not hashable
 
     # -- decoding -------------------------------------------------------------------------
 
