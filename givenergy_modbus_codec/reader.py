@@ -7,10 +7,11 @@ pages are probed at 0x32.. with a short timeout, because absent batteries answer
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .errors import InverterRefused, InverterTimeout
 from .frames import Function
+from .records import Record
 from .registers import Bank as RegisterBank
 from .registers import by_name
 from .transport import INVERTER_ADDRESS, DongleClient
@@ -21,8 +22,7 @@ FIRST_BATTERY_ADDRESS = 0x32
 MAX_BATTERIES = 6
 
 
-@dataclass(frozen=True)
-class Bank:
+class Bank(NamedTuple):
     """One 60-register read: (device, function, base)."""
 
     device: int
@@ -56,16 +56,28 @@ def battery_bank(index: int) -> Bank:
     return Bank(FIRST_BATTERY_ADDRESS + index, Function.READ_INPUT, 60)
 
 
-@dataclass
-class RegisterSnapshot:
+class RegisterSnapshot(Record):
     """Raw registers gathered in one run, plus what could not be read and why."""
 
-    holding: dict[int, int] = field(default_factory=dict)
-    input: dict[int, int] = field(default_factory=dict)
-    batteries: dict[int, dict[int, int]] = field(default_factory=dict)  # device -> IR 60..119
-    inverter_serial: str | None = None
-    failures: dict[str, str] = field(default_factory=dict)  # bank label -> reason
-    banks_read: list[str] = field(default_factory=list)
+    _fields = ("holding", "input", "batteries", "inverter_serial", "failures", "banks_read")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        holding: dict[int, int] | None = None,
+        input: dict[int, int] | None = None,
+        batteries: dict[int, dict[int, int]] | None = None,
+        inverter_serial: str | None = None,
+        failures: dict[str, str] | None = None,
+        banks_read: list[str] | None = None,
+    ) -> None:
+        self.holding: dict[int, int] = {} if holding is None else holding
+        self.input: dict[int, int] = {} if input is None else input
+        # device -> IR 60..119
+        self.batteries: dict[int, dict[int, int]] = {} if batteries is None else batteries
+        self.inverter_serial = inverter_serial
+        self.failures: dict[str, str] = {} if failures is None else failures  # label -> reason
+        self.banks_read: list[str] = [] if banks_read is None else banks_read
 
 
 def read_banks(

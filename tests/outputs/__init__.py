@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +48,6 @@ def read_publication(sim: Simulator, state: Path, **overrides: Any) -> Publicati
     would make each read take seconds.
     """
     settings = sim_settings(sim, state, **overrides)
-    fast = dataclasses.replace(app.transport_config(settings), min_spacing=0.0)
+    fast = app.transport_config(settings)._replace(min_spacing=0.0)
     with mock.patch.object(app, "transport_config", return_value=fast):
         return app.publication(app.read_inverter("runAll", settings))
