@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import CodecError, ValidationError
+from .model import InverterContext  # defined there, so reading never imports this module
 from .registers import WRITE_ALLOWLIST, Bank, by_name, is_writable
 
 
@@ -28,14 +29,6 @@ class RegisterWrite:
     register: int
     value: int
     name: str
-
-
-@dataclass(frozen=True)
-class InverterContext:
-    """What the rate functions need to know about the installed system (from HR55 and HR0/21)."""
-
-    battery_capacity_wh: float
-    battery_max_power_w: int
 
 
 @dataclass(frozen=True)

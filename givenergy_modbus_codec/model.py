@@ -11,10 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from .commands import InverterContext
 from .errors import CodecError
 from .registers import BATTERY_REGISTERS, HOLDING_REGISTERS, INPUT_REGISTERS, Register
 
@@ -65,8 +63,18 @@ def _decode_table(
     return values, invalid
 
 
-@dataclass(frozen=True)
-class Inverter:
+class InverterContext(NamedTuple):
+    """What the rate functions need to know about the installed system (from HR55 and HR0/21).
+
+    Defined here, beside the model it comes from, so that reading never imports the control
+    planners (commands.py re-exports it).
+    """
+
+    battery_capacity_wh: float
+    battery_max_power_w: int
+
+
+class Inverter(NamedTuple):
     """Decoded inverter registers plus what can be derived from them."""
 
     values: dict[str, Any]
@@ -180,8 +188,7 @@ class Inverter:
         return InverterContext(battery_capacity_wh=capacity, battery_max_power_w=power)
 
 
-@dataclass(frozen=True)
-class Battery:
+class Battery(NamedTuple):
     """Decoded battery page (IR 60-119 at 0x32..0x37) plus the raw page for validity checks."""
 
     values: dict[str, Any]
