@@ -11,9 +11,8 @@ import datetime as dt
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
 from givenergy_modbus_codec.errors import InverterTimeout, NoValidData, TransportError
@@ -24,6 +23,7 @@ from givenergy_modbus_codec.model import (
     decode_battery,
     decode_inverter,
 )
+from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.transport import DongleClient, TransportConfig
 
 from . import quality, report
@@ -101,16 +101,27 @@ def _remember_batteries(settings: Settings, addresses: list[int]) -> None:
 # -- reading -------------------------------------------------------------------------------
 
 
-@dataclass
-class ReadResult:
+class ReadResult(Record):
     """One read: the published groups plus what the sinks need to know about them."""
 
-    inverter: Inverter
-    batteries: list[Battery]
-    groups: dict[str, Any]
-    meta: dict[tuple[str, str], report.Entry] = field(default_factory=dict)
-    rejected: dict[str, str] = field(default_factory=dict)
-    timestamp: float = 0.0
+    _fields = ("inverter", "batteries", "groups", "meta", "rejected", "timestamp")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        inverter: Inverter,
+        batteries: list[Battery],
+        groups: dict[str, Any],
+        meta: dict[tuple[str, str], report.Entry] | None = None,
+        rejected: dict[str, str] | None = None,
+        timestamp: float = 0.0,
+    ) -> None:
+        self.inverter = inverter
+        self.batteries = batteries
+        self.groups = groups
+        self.meta: dict[tuple[str, str], report.Entry] = {} if meta is None else meta
+        self.rejected: dict[str, str] = {} if rejected is None else rejected
+        self.timestamp = timestamp
 
     def has_values(self) -> bool:
         """False when nothing but identity and quality notes would be published."""
@@ -129,8 +140,7 @@ def canonical_function(name: str) -> str | None:
 BLOCK_RETRIES = 2  # extra reads of a bank that came back with implausible values
 
 
-@dataclass
-class _Decoded:
+class _Decoded(NamedTuple):
     inverter: Inverter
     batteries: dict[int, Battery]  # address -> battery whose page is valid
     bad_pages: dict[int, str]  # address -> why its page was rejected
@@ -414,8 +424,7 @@ def publish(result: ReadResult, settings: Settings) -> list[str]:
 # -- writing -------------------------------------------------------------------------------
 
 
-@dataclass
-class WriteReport:
+class WriteReport(NamedTuple):
     """What write.py prints: per register the value asked, the echo and the read-back."""
 
     function: str

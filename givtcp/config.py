@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from givenergy_modbus_codec.errors import SettingsError
 
@@ -24,8 +23,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(NamedTuple):
     """One setting: where it comes from and how to parse it."""
 
     attr: str  # attribute of Settings
@@ -72,9 +70,11 @@ SPECS: tuple[Spec, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Parsed settings; secrets are kept out of repr() so they never reach a log."""
+class Settings(NamedTuple):
+    """Parsed settings; secrets are kept out of repr() so they never reach a log.
+
+    Immutable: ``settings._replace(name=value)`` makes a changed copy.
+    """
 
     invertor_ip: str = ""
     invertor_port: int = 8899
@@ -86,7 +86,7 @@ class Settings:
     mqtt_address: str = ""
     mqtt_port: int = 1883
     mqtt_username: str = ""
-    mqtt_password: str = field(default="", repr=False)
+    mqtt_password: str = ""  # secret
     mqtt_topic: str = ""
     mqtt_retain: bool = True
     mqtt_tls: bool = False
@@ -96,17 +96,25 @@ class Settings:
     ha_discovery: bool = True
     influx_output: bool = False
     influx_url: str = "http://localhost:8086"
-    influx_token: str = field(default="", repr=False)
+    influx_token: str = ""  # secret
     influx_bucket: str = "GivEnergy"
     influx_org: str = "GivTCP"
     ha_output: bool = False
     ha_url: str = ""
-    ha_token: str = field(default="", repr=False)
+    ha_token: str = ""  # secret
     debug: bool = False
     debug_file_location: str = ""
     state_location: str = ""
     hold_seconds: int = 300
-    rest_token: str = field(default="", repr=False)
+    rest_token: str = ""  # secret
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={value!r}"
+            for name, value in zip(self._fields, self, strict=True)
+            if name not in _SECRETS
+        )
+        return f"Settings({shown})"
 
     def secrets(self) -> list[str]:
         """Secret values currently set, for log redaction."""
@@ -125,7 +133,8 @@ class Settings:
             )
 
 
-assert {f.name for f in fields(Settings)} == {s.attr for s in SPECS}
+assert set(Settings._fields) == {s.attr for s in SPECS}
+_SECRETS = frozenset(s.attr for s in SPECS if s.secret)
 
 
 def _parse(spec: Spec, raw: Any, source: str) -> Any:

@@ -19,10 +19,10 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.registers import TABLES, Bank
 from givenergy_modbus_codec.transport import DongleLock
 
@@ -59,13 +59,21 @@ def max_power_kw(name: str, rated_power_w: int | None) -> float:
     return max(rated_power_w or 0, 6000) / 1000 * 1.5
 
 
-@dataclass
-class History:
+class History(Record):
     """Last good values of one inverter (and its batteries), with when each was seen."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    seen_at: dict[str, float] = field(default_factory=dict)
-    inverter_date: str | None = None  # ISO date of the inverter clock at the last good read
+    _fields = ("values", "seen_at", "inverter_date")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        values: dict[str, Any] | None = None,
+        seen_at: dict[str, float] | None = None,
+        inverter_date: str | None = None,
+    ) -> None:
+        self.values: dict[str, Any] = {} if values is None else values
+        self.seen_at: dict[str, float] = {} if seen_at is None else seen_at
+        self.inverter_date = inverter_date  # ISO date of the inverter clock at the last good read
 
     def as_json(self) -> dict[str, Any]:
         return {"values": self.values, "seen_at": self.seen_at, "inverter_date": self.inverter_date}

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from givenergy_modbus_codec.registers import TABLES, Bank
 
@@ -33,8 +32,7 @@ GROUP_BATTERIES = "Battery Details"
 GROUP_QUALITY = "Data Quality"
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One published value and its metadata."""
 
     group: str

@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from givenergy_modbus_codec.errors import GivTCPError
 
@@ -38,16 +39,17 @@ class OutputError(GivTCPError):
     """A sink could not deliver; read.py reports it and exits 3 after trying the others."""
 
 
-@dataclass(frozen=True)
-class Publication:
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})  # read-only: one shared default is safe
+
+
+class Publication(NamedTuple):
     """What one read produced, in the shape every sink understands."""
 
     serial: str  # inverter serial: MQTT root, Influx measurement, HA device
-    groups: dict[
-        str, Any
-    ]  # "Power" -> {"PV Power": 1234, ...}; "Battery Details" -> {serial: {...}}
-    meta: dict[tuple[str, str], Any] = field(default_factory=dict)  # (group, key) -> report.Entry
-    device: dict[str, str] = field(default_factory=dict)  # model, firmware, manufacturer
+    # "Power" -> {"PV Power": 1234, ...}; "Battery Details" -> {serial: {...}}
+    groups: dict[str, Any]
+    meta: Mapping[tuple[str, str], Any] = _NOTHING  # (group, key) -> report.Entry
+    device: Mapping[str, str] = _NOTHING  # model, firmware, manufacturer
     timestamp: float = 0.0  # time of the read (epoch seconds)
 
 

@@ -9,8 +9,7 @@ devices of their own; batteries hang off the inverter (``via_device``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from givtcp import report
 
@@ -24,8 +23,7 @@ PAYLOAD_TRUE = "true"
 PAYLOAD_FALSE = "false"
 
 
-@dataclass(frozen=True)
-class StateValue:
+class StateValue(NamedTuple):
     """One value as published on MQTT: where it came from and its state topic."""
 
     group: str  # "Power", ..., "Battery Details" for every battery's values

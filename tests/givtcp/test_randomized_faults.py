@@ -80,7 +80,7 @@ def test_no_wrong_value_published_over_randomized_fault_runs(tmp_path):
         hold_seconds=3600,
     )
     with Simulator(config) as sim:
-        settings = Settings(**{**settings.__dict__, "invertor_port": sim.port})
+        settings = settings._replace(invertor_port=sim.port)
         expected = expected_groups(sim)
         # A cron job's steady state: the first run finds a clean link and records history.
         first = app.read_inverter("runAll", settings)
