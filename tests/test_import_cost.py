@@ -1,0 +1,108 @@
+"""A structural guard on read.py's start-up: cron starts it afresh every minute, so the read
+path must not import what it does not need (benchmarks/README.md measures the time; this only
+checks which modules are loaded, so it does not depend on the machine's speed).
+
+- dataclasses (with inspect, ast, tokenize: ~20 ms, plus ~1 ms per class): NamedTuples and
+  ``givenergy_modbus_codec.records.Record`` instead;
+- argparse (~10 ms): read.py parses ``FUNCTION [-v]`` by hand, argparse only for --help/errors;
+- tempfile (~4 ms): the lock and state files find the temporary directory themselves;
+- commands.py: the write planners; the read path needs only InverterContext (model.py);
+- the sinks' and the adapter's libraries: imported only when that output is enabled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
+from tests.conftest import PROJECT_ROOT
+from tests.scripts import sim_env
+
+NOT_ON_THE_READ_PATH = (
+    "dataclasses",
+    "argparse",
+    "tempfile",
+    "inspect",
+    "givenergy_modbus_codec.commands",
+    "pymodbus",
+    "paho",
+    "influxdb_client",
+    "requests",
+    "flask",
+)
+
+_PRINT_MODULES = "import json, sys; print(json.dumps(sorted(sys.modules)))"
+
+
+def loaded_modules(code: str, env: dict[str, str] | None = None) -> list[str]:
+    """The modules a fresh interpreter has loaded after running ``code`` from the project root
+    (``code`` ends by printing them as JSON on the last line of stdout)."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    base["GIVTCP_SETTINGS"] = str(PROJECT_ROOT / "settings_template.py")
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def unwanted(modules: list[str]) -> list[str]:
+    return [
+        name
+        for name in modules
+        if any(name == banned or name.startswith(banned + ".") for banned in NOT_ON_THE_READ_PATH)
+    ]
+
+
+def test_importing_the_read_path_loads_none_of_the_heavy_modules():
+    modules = loaded_modules(f"import givtcp.app, outputs.json_sink, givtcp.logs\n{_PRINT_MODULES}")
+    assert "givtcp.app" in modules
+    assert unwanted(modules) == []
+
+
+def test_importing_read_py_loads_none_of_the_heavy_modules():
+    modules = loaded_modules(f"import read\n{_PRINT_MODULES}")
+    assert "read" in modules
+    assert unwanted(modules) == []
+
+
+@pytest.mark.parametrize("args", [["runAll"], ["getTimeslots", "-v"], ["--verbose", "runALL"]])
+def test_a_whole_json_read_loads_none_of_the_heavy_modules(tmp_path, args):
+    """read.py's main as cron runs it, against the simulator, JSON output only."""
+    config = SimulatorConfig(
+        seed=3, speed=0.0, start_time=dt.datetime(2026, 6, 21, 12), batteries=1
+    )
+    with Simulator(config) as sim:
+        code = (
+            "import sys, read\n"
+            f"code = read.main({args!r})\n"
+            "assert code == 0, code\n"
+            f"{_PRINT_MODULES}"
+        )
+        modules = loaded_modules(code, sim_env(sim.port, tmp_path, REQUEST_SPACING="0"))
+    assert {"givtcp.app", "outputs.json_sink"} <= set(modules)
+    assert unwanted(modules) == []
+
+
+def test_help_still_uses_argparse():
+    """The guard above is about the usual run; --help is allowed to pay for argparse."""
+    code = (
+        "import contextlib, io, read\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    read.main(['--help'])\n"
+        f"{_PRINT_MODULES}"
+    )
+    assert "argparse" in loaded_modules(code)
