@@ -7,11 +7,12 @@ Exit codes (documented in the README; Node-RED and cron users route on them):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import time
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
@@ -28,7 +29,7 @@ from givenergy_modbus_codec.transport import DongleClient, TransportConfig
 
 from . import quality, report
 from .config import Settings
-from .files import write_atomic
+from .files import read_text, with_suffix, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,13 @@ def transport_config(settings: Settings) -> TransportConfig:
 # -- battery presence ----------------------------------------------------------------------
 
 
-def _state_path(settings: Settings, what: str) -> Path:
+def _state_path(settings: Settings, what: str) -> str:
     """A per-inverter file in the state folder."""
     safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
-    return settings.state_dir / f"{what}-{safe}-{settings.invertor_port}.json"
+    return os.path.join(settings.state_folder, f"{what}-{safe}-{settings.invertor_port}.json")
 
 
-def _battery_cache_path(settings: Settings) -> Path:
+def _battery_cache_path(settings: Settings) -> str:
     return _state_path(settings, "batteries")
 
 
@@ -82,7 +83,7 @@ def battery_plan(settings: Settings) -> tuple[tuple[int, ...], tuple[int, ...]]:
     if settings.num_batteries is not None:
         return tuple(range(first, first + settings.num_batteries)), ()
     try:
-        cached = json.loads(_battery_cache_path(settings).read_text())
+        cached = json.loads(read_text(_battery_cache_path(settings)))
         if time.time() - cached["probed_at"] < BATTERY_REPROBE_SECONDS:
             return tuple(cached["addresses"]), ()
     except (OSError, ValueError, KeyError, TypeError):
@@ -95,7 +96,7 @@ def _remember_batteries(settings: Settings, addresses: list[int]) -> None:
         payload = json.dumps({"probed_at": time.time(), "addresses": addresses})
         write_atomic(_battery_cache_path(settings), payload)
     except OSError as exc:
-        log.warning("cannot remember the battery list in %s: %s", settings.state_dir, exc)
+        log.warning("cannot remember the battery list in %s: %s", settings.state_folder, exc)
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -496,13 +497,13 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
 SHARED_READ_SECONDS = 5.0
 
 
-def _shared_cache_path(settings: Settings, function: str) -> Path:
+def _shared_cache_path(settings: Settings, function: str) -> str:
     return _state_path(settings, f"rest-{function}")
 
 
-def _fresh_cache(path: Path, window: float) -> dict[str, Any] | None:
+def _fresh_cache(path: str, window: float) -> dict[str, Any] | None:
     try:
-        cached = json.loads(path.read_text())
+        cached = json.loads(read_text(path))
     except (OSError, ValueError):
         return None
     if not isinstance(cached, dict) or time.time() - cached.get("read_at", 0) > window:
@@ -525,8 +526,8 @@ def read_shared(
     groups = _fresh_cache(path, window)
     if groups is not None:
         return groups, []
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = DongleLock(path.with_suffix(".lock"), timeout=60.0)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    lock = DongleLock(with_suffix(path, ".lock"), timeout=60.0)
     lock.acquire()
     try:
         groups = _fresh_cache(path, window)
@@ -550,4 +551,5 @@ def read_shared(
 def forget_shared_reads(settings: Settings) -> None:
     """After a write, cached reads are stale: drop them."""
     for function in READ_FUNCTIONS:
-        _shared_cache_path(settings, function).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(_shared_cache_path(settings, function))

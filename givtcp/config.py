@@ -9,12 +9,16 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from givenergy_modbus_codec.errors import SettingsError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# Paths on the read path are strings (os.path): pathlib and what it imports cost a
+# cron-started read.py ~4 ms. Functions taking a path accept a str or a Path.
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 SETTINGS_FILE_ENV = (
     "GIVTCP_SETTINGS"  # path of an alternative settings.py (tests, several inverters)
 )
@@ -121,8 +125,16 @@ class Settings(NamedTuple):
         return [getattr(self, s.attr) for s in SPECS if s.secret and getattr(self, s.attr)]
 
     @property
+    def state_folder(self) -> str:
+        """Where state files go: STATE_LOCATION, else .state in the project folder."""
+        return self.state_location or os.path.join(PROJECT_ROOT, ".state")
+
+    @property
     def state_dir(self) -> Path:
-        return Path(self.state_location) if self.state_location else PROJECT_ROOT / ".state"
+        """``state_folder`` as a Path (for the outputs; the read path uses the string)."""
+        from pathlib import Path
+
+        return Path(self.state_folder)
 
     def require_inverter(self) -> None:
         """Fail early, before any connection, when the inverter address is missing."""
@@ -167,12 +179,12 @@ def _parse(spec: Spec, raw: Any, source: str) -> Any:
     return str(raw).strip()
 
 
-def _settings_module_values(path: Path | None) -> dict[str, Any]:
+def _settings_module_values(path: str | os.PathLike[str] | None) -> dict[str, Any]:
     """Attributes of GiV_Settings in settings.py (empty if there is no such file)."""
     if path is None:
         explicit = os.environ.get(SETTINGS_FILE_ENV)
-        path = Path(explicit) if explicit else PROJECT_ROOT / "settings.py"
-        if not path.exists():
+        path = explicit or os.path.join(PROJECT_ROOT, "settings.py")
+        if not os.path.exists(path):
             if explicit:
                 raise SettingsError(f"{SETTINGS_FILE_ENV} points to {path}, which does not exist")
             return {}
@@ -193,7 +205,7 @@ def _settings_module_values(path: Path | None) -> dict[str, Any]:
 
 
 def load_settings(
-    env: Mapping[str, str] | None = None, settings_file: Path | None = None
+    env: Mapping[str, str] | None = None, settings_file: str | os.PathLike[str] | None = None
 ) -> Settings:
     """settings.py values, each overridden by its environment variable when that is set."""
     env = os.environ if env is None else env

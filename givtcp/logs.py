@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEBUG_LOG_NAME = "givtcp_debug.log"
 
@@ -47,6 +50,8 @@ def setup_logging(
 
     debug_path = None
     if debug_dir is not None:
+        from pathlib import Path  # only when debugging: the read path does without (~4 ms)
+
         debug_path = Path(debug_dir or ".") / DEBUG_LOG_NAME
         debug_path.parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(debug_path)

@@ -18,15 +18,15 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.registers import TABLES, Bank
 from givenergy_modbus_codec.transport import DongleLock
 
-from .files import write_atomic
+from .files import StrPath, read_text, with_suffix, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -187,18 +187,18 @@ def agree(first: Mapping[str, Any], *others: Mapping[str, Any]) -> dict[str, str
 class StateFile:
     """The last-good state of one inverter, safe with several processes at once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: StrPath) -> None:
         self.path = path
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, History]]:
         """Yields {"inverter": History, "<battery serial>": History, ...}; saved on exit."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock = DongleLock(self.path.with_suffix(".lock"), timeout=30.0)
+        os.makedirs(os.path.dirname(os.fspath(self.path)) or ".", exist_ok=True)
+        lock = DongleLock(with_suffix(self.path, ".lock"), timeout=30.0)
         lock.acquire()
         try:
             try:
-                raw = json.loads(self.path.read_text())
+                raw = json.loads(read_text(self.path))
             except (OSError, ValueError):
                 raw = {}
             histories = (

@@ -6,6 +6,8 @@ checks which modules are loaded, so it does not depend on the machine's speed).
   ``givenergy_modbus_codec.records.Record`` instead;
 - argparse (~10 ms): read.py parses ``FUNCTION [-v]`` by hand, argparse only for --help/errors;
 - tempfile (~4 ms): the lock and state files find the temporary directory themselves;
+- pathlib (with urllib.parse, ipaddress, fnmatch: ~4 ms): state and lock paths are strings;
+- encodings.idna (~2 ms): an ASCII inverter address goes to getaddrinfo as bytes;
 - commands.py: the write planners; the read path needs only InverterContext (model.py);
 - the sinks' and the adapter's libraries: imported only when that output is enabled.
 """
@@ -28,6 +30,8 @@ NOT_ON_THE_READ_PATH = (
     "dataclasses",
     "argparse",
     "tempfile",
+    "pathlib",
+    "encodings.idna",
     "inspect",
     "givenergy_modbus_codec.commands",
     "pymodbus",
