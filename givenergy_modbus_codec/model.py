@@ -6,7 +6,8 @@ implausible is published by accident (dongles return garbage pages, protocol.md 
 attributes (family, generation, rated power, slots, ...) follow registers.md §2-3.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": typing.NamedTuple would compile every string
+# annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
 import datetime as dt
 import re

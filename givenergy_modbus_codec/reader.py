@@ -4,7 +4,8 @@ The plan is pure (``banks_for``); ``read_banks`` does the I/O through a DongleCl
 pages are probed at 0x32.. with a short timeout, because absent batteries answer nothing.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": typing.NamedTuple would compile every string
+# annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
 import logging
 from typing import NamedTuple

@@ -11,7 +11,8 @@ resolution of the register, so ``decode(encode(x)) == x`` for every representabl
 Run ``python -m givenergy_modbus_codec.registers > docs/registers.md`` after changing a table.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": typing.NamedTuple would compile every string
+# annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
 import datetime as dt
 import enum
@@ -83,12 +84,12 @@ class Allowed(NamedTuple):
         return isinstance(raw, int) and not isinstance(raw, bool) and raw in self.values
 
     @classmethod
-    def span(cls, low: int, high: int) -> Allowed:
+    def span(cls, low: int, high: int) -> "Allowed":
         """Every integer from low to high inclusive."""
         return cls(frozenset(range(low, high + 1)), f"{low}..{high}")
 
     @classmethod
-    def of(cls, *values: int) -> Allowed:
+    def of(cls, *values: int) -> "Allowed":
         """Exactly these values."""
         return cls(frozenset(values), ", ".join(str(v) for v in sorted(values)))
 
@@ -140,7 +141,7 @@ class Register(_RegisterFields):
 
     __slots__ = ()
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> Register:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Register":
         self = super().__new__(cls, *args, **kwargs)
         if self.encoding in _SINGLE:
             width_ok = len(self.addresses) == 1

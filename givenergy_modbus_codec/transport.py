@@ -13,7 +13,8 @@ and its import alone costs ~80 ms per call. The dongle rules we follow (protocol
 * a cross-process file lock makes cron, Node-RED and REST workers take turns on the dongle.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": typing.NamedTuple would compile every string
+# annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
 import contextlib
 import errno
@@ -175,7 +176,7 @@ class DongleClient:
 
     # -- session ---------------------------------------------------------------------------
 
-    def __enter__(self) -> DongleClient:
+    def __enter__(self) -> "DongleClient":
         self._lock.acquire()
         try:
             self._connect()

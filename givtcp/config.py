@@ -4,7 +4,8 @@ One table (``SETTINGS``) maps each setting to its settings.py attribute, its env
 variable and its type; loading, validation, error messages and the README list derive from it.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": typing.NamedTuple would compile every string
+# annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
 import importlib.util
 import os
@@ -130,7 +131,7 @@ class Settings(NamedTuple):
         return self.state_location or os.path.join(PROJECT_ROOT, ".state")
 
     @property
-    def state_dir(self) -> Path:
+    def state_dir(self) -> "Path":
         """``state_folder`` as a Path (for the outputs; the read path uses the string)."""
         from pathlib import Path
 
