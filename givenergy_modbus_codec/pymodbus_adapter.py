@@ -9,7 +9,7 @@ client calls (``read_holding_registers``, ``read_input_registers``, ``write_regi
         page = client.read_input_registers(0, count=60, device_id=0x11)
         page.registers, page.inverter_serial
 
-The byte layout lives only in frames.py: every PDU converts to and from a frames.py dataclass,
+The byte layout lives only in frames.py: every PDU converts to and from a frames.py NamedTuple,
 and the framer runs stream.StreamDecoder. This module imports pymodbus (~80 ms), so read.py and
 the CLI use frames.py/stream.py directly and never import it.
 
