@@ -247,20 +247,20 @@ def _apply_history(
     run's good ones. Returns the held values, keyed like the rejected ones."""
     now = time.time()
     inverter = decoded.inverter
-    system_time = inverter.system_time
-    date = system_time.date().isoformat() if system_time else dt.date.today().isoformat()
+    system_time = inverter.system_time or dt.datetime.now().replace(microsecond=0)
+    clock = system_time.isoformat()
     held: dict[str, str] = {}
     models: list[tuple[str, Inverter | Battery, str]] = [(_inverter_key(decoded), inverter, "")]
     models += [(_battery_key(b), b, f"battery {b.serial} ") for b in decoded.batteries.values()]
     for key, model, label in models:
         history = histories.get(key, quality.History())
         _reject(
-            model, quality.check_counters(model.values, history, now, date, inverter.rated_power_w)
+            model, quality.check_counters(model.values, history, now, clock, inverter.rated_power_w)
         )
         model_held = quality.hold(model.values, model.invalid, history, now, settings.hold_seconds)
         for name in model_held:
             model.invalid.pop(name)
-        histories[key] = quality.remember(history, model.values, model_held, now, date)
+        histories[key] = quality.remember(history, model.values, model_held, now, clock)
         held.update({f"{label}{name}": why for name, why in model_held.items()})
     return held
 

@@ -6,6 +6,8 @@ Each cron call is a new process, so the last good values live in a small JSON st
 * lifetime energy totals may never decrease (16-bit ones may wrap) and never grow faster than
   the equipment could deliver since the last good read;
 * daily counters may only fall back when the inverter's date changed (midnight reset);
+* "since the last good read" is the longer of the host's and the inverter's clock (the latter
+  at most an hour more than the host's, so a wrong inverter clock cannot excuse a big jump);
 * a rejected value is replaced by its last good value while that is fresh ("held"), and the
   output says so; older than the hold limit, it is left out.
 
@@ -62,21 +64,21 @@ def max_power_kw(name: str, rated_power_w: int | None) -> float:
 class History(Record):
     """Last good values of one inverter (and its batteries), with when each was seen."""
 
-    _fields = ("values", "seen_at", "inverter_date")
+    _fields = ("values", "seen_at", "inverter_time")
     __slots__ = _fields
 
     def __init__(
         self,
         values: dict[str, Any] | None = None,
         seen_at: dict[str, float] | None = None,
-        inverter_date: str | None = None,
+        inverter_time: str | None = None,
     ) -> None:
         self.values: dict[str, Any] = {} if values is None else values
         self.seen_at: dict[str, float] = {} if seen_at is None else seen_at
-        self.inverter_date = inverter_date  # ISO date of the inverter clock at the last good read
+        self.inverter_time = inverter_time  # ISO inverter clock at the last good read
 
     def as_json(self) -> dict[str, Any]:
-        return {"values": self.values, "seen_at": self.seen_at, "inverter_date": self.inverter_date}
+        return {"values": self.values, "seen_at": self.seen_at, "inverter_time": self.inverter_time}
 
     @classmethod
     def from_json(cls, data: Any) -> History:
@@ -85,7 +87,7 @@ class History(Record):
         return cls(
             dict(data.get("values") or {}),
             {k: float(v) for k, v in (data.get("seen_at") or {}).items()},
-            data.get("inverter_date"),
+            data.get("inverter_time"),
         )
 
 
@@ -93,24 +95,43 @@ def _storable(value: Any) -> bool:
     return isinstance(value, int | float | str | bool) and not isinstance(value, dt.time)
 
 
+def _inverter_seconds(then: str | None, now: str | None) -> float:
+    """Seconds between two ISO inverter clock readings (0 when either is unknown)."""
+    if not then or not now:
+        return 0.0
+    try:
+        return (dt.datetime.fromisoformat(now) - dt.datetime.fromisoformat(then)).total_seconds()
+    except ValueError:
+        return 0.0
+
+
 def check_counters(
     values: Mapping[str, Any],
     history: History,
     now: float,
-    inverter_date: str | None,
+    inverter_time: str | None,
     rated_power_w: int | None,
 ) -> dict[str, str]:
-    """Counters whose change since the last good read is impossible: name -> reason."""
+    """Counters whose change since the last good read is impossible: name -> reason.
+
+    ``inverter_time`` is the inverter's clock now (ISO), compared with the one in ``history``.
+    """
     rejected: dict[str, str] = {}
+    new_day = bool(inverter_time and history.inverter_time) and (
+        inverter_time[:10] != history.inverter_time[:10]  # type: ignore[index]
+    )
+    inverter_elapsed = _inverter_seconds(history.inverter_time, inverter_time)
     for name, value in values.items():
         if name not in COUNTERS or name not in history.values:
             continue
         kind, wraps = COUNTERS[name]
         previous = float(history.values[name])
-        hours = max(now - history.seen_at.get(name, now), 0.0) / 3600
+        wall_elapsed = max(now - history.seen_at.get(name, now), 0.0)
+        elapsed = max(wall_elapsed, min(inverter_elapsed, wall_elapsed + 3600))
+        hours = elapsed / 3600
         limit = max_power_kw(name, rated_power_w) * hours + ROUNDING_KWH
         delta = float(value) - previous
-        if delta < 0 and kind == "day" and inverter_date and inverter_date != history.inverter_date:
+        if delta < 0 and kind == "day" and new_day:
             continue  # reset at midnight: the new day's count starts again
         if delta < -ROUNDING_KWH / 2 and wraps and previous + limit >= U16_WRAP_KWH:
             delta += U16_WRAP_KWH
@@ -156,17 +177,17 @@ def remember(
     values: Mapping[str, Any],
     held: Mapping[str, str],
     now: float,
-    inverter_date: str | None,
+    inverter_time: str | None,
 ) -> History:
     """History updated with this run's good (not held) values."""
-    updated = History(dict(history.values), dict(history.seen_at), history.inverter_date)
+    updated = History(dict(history.values), dict(history.seen_at), history.inverter_time)
     for name, value in values.items():
         if name in held or not _storable(value):
             continue
         updated.values[name] = value
         updated.seen_at[name] = now
-    if inverter_date:
-        updated.inverter_date = inverter_date
+    if inverter_time:
+        updated.inverter_time = inverter_time
     return updated
 
 

@@ -13,8 +13,8 @@ from givtcp.quality import History, StateFile, agree, check_counters, hold, reme
 HOUR = 3600.0
 
 
-def history(values: dict, seen_at: float = 0.0, date: str = "2026-06-21") -> History:
-    return History(dict(values), dict.fromkeys(values, seen_at), date)
+def history(values: dict, seen_at: float = 0.0, clock: str = "2026-06-21T12:00:00") -> History:
+    return History(dict(values), dict.fromkeys(values, seen_at), clock)
 
 
 def test_counter_kinds_come_from_the_register_table():
@@ -27,33 +27,38 @@ def test_counter_kinds_come_from_the_register_table():
 def test_totals_may_grow_within_what_the_equipment_delivers():
     past = history({"e_pv_total": 1000.0, "e_grid_in_total": 500.0})
     ok = check_counters(
-        {"e_pv_total": 1001.5, "e_grid_in_total": 520.0}, past, HOUR, "2026-06-21", 5000
+        {"e_pv_total": 1001.5, "e_grid_in_total": 520.0}, past, HOUR, "2026-06-21T12:00:00", 5000
     )
     assert ok == {}
 
 
 def test_total_jump_beyond_possible_power_is_rejected():
     past = history({"e_pv_total": 1000.0})
-    rejected = check_counters({"e_pv_total": 3200.0}, past, 60.0, "2026-06-21", 5000)
+    rejected = check_counters({"e_pv_total": 3200.0}, past, 60.0, "2026-06-21T12:00:00", 5000)
     assert "jumped 2200.0 kWh" in rejected["e_pv_total"]
 
 
 def test_total_that_falls_is_rejected():
     past = history({"e_grid_out_total": 1954.0})
-    rejected = check_counters({"e_grid_out_total": 1900.0}, past, 60.0, "2026-06-21", 5000)
+    rejected = check_counters({"e_grid_out_total": 1900.0}, past, 60.0, "2026-06-21T12:00:00", 5000)
     assert "cannot fall" in rejected["e_grid_out_total"]
 
 
 def test_sixteen_bit_total_may_wrap():
     past = history({"e_battery_discharge_total_gen1": 6553.0})
-    assert check_counters({"e_battery_discharge_total_gen1": 0.2}, past, 600.0, "d", 5000) == {}
+    assert (
+        check_counters(
+            {"e_battery_discharge_total_gen1": 0.2}, past, 600.0, "2026-06-21T12:10:00", 5000
+        )
+        == {}
+    )
 
 
 def test_daily_counter_resets_only_when_the_date_changes():
-    past = history({"e_pv1_day": 12.3}, date="2026-06-21")
-    same_day = check_counters({"e_pv1_day": 0.0}, past, 60.0, "2026-06-21", 5000)
+    past = history({"e_pv1_day": 12.3}, clock="2026-06-21T23:59:50")
+    same_day = check_counters({"e_pv1_day": 0.0}, past, 60.0, "2026-06-21T12:00:00", 5000)
     assert "before midnight" in same_day["e_pv1_day"]
-    next_day = check_counters({"e_pv1_day": 0.0}, past, 60.0, "2026-06-22", 5000)
+    next_day = check_counters({"e_pv1_day": 0.0}, past, 60.0, "2026-06-22T00:00:30", 5000)
     assert next_day == {}
 
 
@@ -74,11 +79,11 @@ def test_hold_puts_back_fresh_last_good_values_only():
 
 def test_remember_keeps_good_values_not_held_ones():
     updated = remember(
-        History(), {"p_pv1": 400, "p_pv2": 10}, {"p_pv2": "held"}, 50.0, "2026-06-21"
+        History(), {"p_pv1": 400, "p_pv2": 10}, {"p_pv2": "held"}, 50.0, "2026-06-21T12:00:00"
     )
     assert updated.values == {"p_pv1": 400}
     assert updated.seen_at == {"p_pv1": 50.0}
-    assert updated.inverter_date == "2026-06-21"
+    assert updated.inverter_time == "2026-06-21T12:00:00"
 
 
 def test_agree_rejects_counters_that_differ_between_reads():
@@ -113,3 +118,13 @@ def test_state_file_survives_concurrent_writers(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=root) for _ in range(2)]
     assert [p.wait(60) for p in procs] == [0, 0]
     assert json.loads(path.read_text())["counter"]["values"]["n"] == 100
+
+
+def test_elapsed_time_follows_the_inverter_clock_within_an_hour_of_the_host():
+    past = history({"e_grid_in_total": 500.0}, seen_at=1000.0, clock="2026-06-21T12:00:00")
+    # the host saw 1 s pass, the inverter 20 min (e.g. a suspended host): 5 kWh is possible
+    later = check_counters({"e_grid_in_total": 505.0}, past, 1001.0, "2026-06-21T12:20:00", 5000)
+    assert later == {}
+    # a wrong inverter clock a day ahead cannot excuse a 2200 kWh jump
+    wrong = check_counters({"e_grid_in_total": 2700.0}, past, 1001.0, "2026-06-22T12:00:00", 5000)
+    assert "jumped 2200.0 kWh" in wrong["e_grid_in_total"]
