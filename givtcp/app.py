@@ -17,7 +17,12 @@ import time
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import InverterTimeout, NoValidData, TransportError
+from givenergy_modbus_codec.errors import (
+    InverterRefused,
+    InverterTimeout,
+    NoValidData,
+    TransportError,
+)
 from givenergy_modbus_codec.model import (
     SERIAL_PATTERN,
     Battery,
@@ -484,7 +489,12 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
                     {**row, "echo": None, "readback": current, "unchanged": True, "ok": True}
                 )
                 continue
-            outcome = dongle.write(write.register, write.value)
+            try:
+                outcome = dongle.write(write.register, write.value)
+            except InverterRefused as exc:
+                rows.append({**row, "error": str(exc), "ok": False})
+                stopped = True
+                continue
             snapshot.holding[write.register] = outcome.readback
             rows.append(
                 {**row, "echo": outcome.echoed, "readback": outcome.readback, "ok": outcome.ok}

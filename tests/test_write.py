@@ -130,3 +130,24 @@ def test_help_lists_every_control_function():
         assert name in run.stdout
     example = json.dumps(dict(CONTROL_FUNCTIONS["setChargeSlot1"].example))
     assert example in run.stdout
+
+
+def test_write_that_does_not_take_exits_4(sim, tmp_path):
+    """Some inverters silently ignore a write: the read-back tells, and the exit code says so."""
+    sim.faults.drop_writes = True
+    before = sim.truth()["holding"][116]
+    target = 50 if before != 50 else 60
+    payload = json.dumps({"chargeToPercent": target})
+    run = run_script("write.py", "setChargeTarget", payload, env=sim_env(sim.port, tmp_path))
+    assert run.code == 4
+    row = run.json()["writes"][0]
+    assert row == {
+        "register": 116,
+        "name": "charge_target_soc",
+        "value": target,
+        "echo": None,
+        "readback": before,
+        "ok": False,
+    }
+    assert "did not read back" in run.json()["result"]
+    assert sim.truth()["holding"][116] == before

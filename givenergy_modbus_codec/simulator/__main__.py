@@ -259,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument(
         "--silent", action="store_true", help="accept connections and requests but never answer"
     )
+    f.add_argument(
+        "--drop-writes",
+        action="store_true",
+        help="ignore write requests: not applied, not answered (as some AC models do)",
+    )
     log = p.add_argument_group("logging")
     log.add_argument(
         "-v",

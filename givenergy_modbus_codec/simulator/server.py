@@ -276,6 +276,9 @@ class DongleServer:
         if self.faults.silent:
             self._record(conn, received, request, "silence", "silent fault")
             return
+        if self.faults.drop_writes and isinstance(request, WriteRequest):
+            self._record(conn, received, request, "silence", "drop_writes fault")
+            return
         async with self._bus:
             delay = self.plan.delay()
             if delay > 0:
