@@ -392,16 +392,11 @@ class MqttCollector:
         self.close()
 
 
-@dataclass
-class MqttBroker:
-    """A mosquitto on loopback. username/password are None on an anonymous broker."""
+class DaemonControl:
+    """Stop/start for server handles whose ``_daemon`` runs the server: for "server down"
+    tests; start() brings it back on the same port with its data kept."""
 
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    workdir: Path
-    _daemon: Daemon = field(repr=False)
+    _daemon: Daemon
 
     @property
     def log_path(self) -> Path:
@@ -412,7 +407,7 @@ class MqttBroker:
         return self._daemon.running
 
     def stop(self) -> None:
-        """SIGTERM the broker (for "broker down" tests); start() brings it back on the same port."""
+        """SIGTERM the server."""
         self._daemon.stop()
 
     def start(self) -> None:
@@ -421,6 +416,18 @@ class MqttBroker:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+@dataclass
+class MqttBroker(DaemonControl):
+    """A mosquitto on loopback. username/password are None on an anonymous broker."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    workdir: Path
+    _daemon: Daemon = field(repr=False)
 
     def auth(self) -> dict[str, str] | None:
         """The `auth` argument for paho.mqtt.publish.single/multiple."""
@@ -560,7 +567,7 @@ def free_port() -> int:
 
 
 @dataclass
-class VictoriaMetrics:
+class VictoriaMetrics(DaemonControl):
     """VictoriaMetrics as the InfluxDB v2 write API (``influxdb_client.InfluxDBClient(url=...)``).
 
     Bucket, org and token are ignored by it; metric names are ``<measurement>_<field>``, tags
@@ -575,25 +582,6 @@ class VictoriaMetrics:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self._daemon.log_path
-
-    @property
-    def running(self) -> bool:
-        return self._daemon.running
-
-    def stop(self) -> None:
-        """SIGTERM it (for "Influx down"/spool tests); start() brings it back, data kept."""
-        self._daemon.stop()
-
-    def start(self) -> None:
-        self._daemon.start()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
     def force_flush(self) -> None:
         """Make recently written samples searchable (they otherwise lag by seconds)."""
