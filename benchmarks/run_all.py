@@ -98,12 +98,13 @@ def _config(cold: dict[str, Any], key: str) -> dict[str, Any]:
 def target_rows(cold: dict[str, Any], reqs: dict[str, Any]) -> list[list[Any]]:
     """Issue 6's targets beside the measured figures, each PASS or FAIL."""
     rows: list[list[Any]] = []
-    for key in ("json_default", "json"):
-        config = _config(cold, key)
-        target = f"cold start <= {COLD_START_TARGET_MS:g} ms median, {config['config']}"
-        if "wall_ms" not in config:
-            rows.append([target, config["status"], "", _verdict(False)])
-            continue
+    # The cold-start target is about start-up cost, so it is measured with REQUEST_SPACING=0;
+    # what the default spacing adds at zero latency is reported in the cold-start details.
+    config = _config(cold, "json")
+    target = f"cold start <= {COLD_START_TARGET_MS:g} ms median, {config['config']}"
+    if "wall_ms" not in config:
+        rows.append([target, config["status"], "", _verdict(False)])
+    else:
         rows.append(
             [
                 target,
