@@ -22,6 +22,9 @@ from .crc import crc16_modbus
 from .errors import CodecError, RequestTooLarge
 
 MARKER = b"\x59\x59\x00\x01"
+# Device addresses (protocol.md §6): the inverter, and LV battery k (1..6) at 0x31 + k.
+INVERTER_ADDRESS = 0x11
+BATTERY_ADDRESSES: tuple[int, ...] = tuple(range(0x32, 0x38))
 HEADER_SIZE = 8
 REQUEST_SIZE = 34
 MAX_LENGTH_FIELD = 300  # sanity bound on the header length (a 60-register response has 158)

@@ -46,6 +46,7 @@ from pymodbus.pdu.register_message import (
 from .errors import CodecError
 from .frames import (
     ERROR_BIT,
+    INVERTER_ADDRESS,
     PLACEHOLDER_ADAPTER_SERIAL,
     TYPE_HEARTBEAT,
     CrcForm,
@@ -64,7 +65,7 @@ from .frames import (
 from .stream import StreamDecoder
 
 DONGLE_PORT = 8899
-INVERTER = 0x11
+INVERTER = INVERTER_ADDRESS
 # Heartbeats are frame type 1 and have no function code; pymodbus dispatches on a one-byte code,
 # so they use their frame type, which is never a GivEnergy transparent function.
 HEARTBEAT_CODE = TYPE_HEARTBEAT

@@ -11,16 +11,16 @@ import logging
 from typing import NamedTuple
 
 from .errors import InverterRefused, InverterTimeout
-from .frames import Function
+from .frames import BATTERY_ADDRESSES, INVERTER_ADDRESS, Function
 from .records import Record
 from .registers import Bank as RegisterBank
-from .registers import by_name
-from .transport import INVERTER_ADDRESS, DongleClient
+from .registers import bank_base, by_name
+from .transport import DongleClient
 
 log = logging.getLogger(__name__)
 
-FIRST_BATTERY_ADDRESS = 0x32
-MAX_BATTERIES = 6
+FIRST_BATTERY_ADDRESS = BATTERY_ADDRESSES[0]
+MAX_BATTERIES = len(BATTERY_ADDRESSES)
 
 
 class Bank(NamedTuple):
@@ -155,5 +155,5 @@ def bank_of(name: str) -> Bank | None:
         except KeyError:
             continue
         first = register.addresses[0]
-        return Bank(INVERTER_ADDRESS, function, first - first % 60)
+        return Bank(INVERTER_ADDRESS, function, bank_base(first))
     return None

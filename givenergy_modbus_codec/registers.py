@@ -22,10 +22,9 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .errors import CodecError
+from .frames import BATTERY_ADDRESSES, INVERTER_ADDRESS  # noqa: F401  (re-exported)
 
 BANK_SIZE = 60  # registers per read; the dongle answers larger reads with an error frame
-INVERTER_ADDRESS = 0x11
-BATTERY_ADDRESSES: tuple[int, ...] = tuple(range(0x32, 0x38))  # LV battery k (1..6) at 0x31 + k
 
 
 class Bank(enum.Enum):
@@ -766,11 +765,6 @@ def bank_bases(bank: Bank) -> tuple[int, ...]:
 def bank_base(address: int) -> int:
     """The base of the 60-register read that contains ``address``."""
     return address - address % BANK_SIZE
-
-
-def bases_for(registers: Iterable[Register]) -> tuple[int, ...]:
-    """The sorted read bases needed to decode the given registers."""
-    return tuple(sorted({bank_base(a) for r in registers for a in r.addresses}))
 
 
 WRITE_ALLOWLIST: Mapping[int, Register] = MappingProxyType(

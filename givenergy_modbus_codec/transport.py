@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from .errors import InverterRefused, InverterTimeout, LockTimeout, TransportError
 from .frames import (
+    INVERTER_ADDRESS,
     BadFrame,
     ErrorResponse,
     Frame,
@@ -44,7 +45,6 @@ from .stream import StreamDecoder
 
 log = logging.getLogger(__name__)
 
-INVERTER_ADDRESS = 0x11
 DEFAULT_PORT = 8899
 
 

@@ -24,12 +24,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from givenergy_modbus_codec.errors import GivTCPError
-from givenergy_modbus_codec.frames import Function, ReadRequest, ReadResponse, answers
+from givenergy_modbus_codec.frames import (
+    INVERTER_ADDRESS,
+    Function,
+    ReadRequest,
+    ReadResponse,
+    answers,
+)
 from givenergy_modbus_codec.stream import StreamDecoder
 
 log = logging.getLogger(__name__)
 
-INVERTER_DEVICE = 0x11
+INVERTER_DEVICE = INVERTER_ADDRESS
 PROBE = ReadRequest(INVERTER_DEVICE, Function.READ_HOLDING, 0, 60)
 MIN_PREFIX = 22  # a /22 (1022 hosts) takes 16-32 s with the defaults; larger is too slow
 _SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address

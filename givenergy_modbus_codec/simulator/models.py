@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..frames import Function
+from ..frames import BATTERY_ADDRESSES, INVERTER_ADDRESS, Function
 from ..registers import HHMM_ALLOWED, Allowed
 
-INVERTER = 0x11
-FIRST_BATTERY = 0x32  # battery k (1..6) answers at 0x31 + k
-MAX_BATTERIES = 6
+INVERTER = INVERTER_ADDRESS
+FIRST_BATTERY = BATTERY_ADDRESSES[0]  # battery k (1..6) answers at 0x31 + k
+MAX_BATTERIES = len(BATTERY_ADDRESSES)
 BATTERY_PAGE = range(60, 120)
 
 Ranges = tuple[range, ...]

@@ -279,8 +279,6 @@ def test_bank_constants():
     assert R.BATTERY_ADDRESSES == (0x32, 0x33, 0x34, 0x35, 0x36, 0x37)
     assert R.INVERTER_ADDRESS == 0x11
     assert R.bank_base(119) == 60 and R.bank_base(120) == 120 and R.bank_base(0) == 0
-    assert R.bases_for(R.INPUT_REGISTERS) == (0, 180)
-    assert R.bases_for(R.HOLDING_REGISTERS) == (0, 60, 120, 300)
 
 
 def test_by_name_unknown_says_which_bank():
