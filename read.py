@@ -3,13 +3,12 @@
 
     python3 read.py {getTimeslots|getCombinedStats|getModesandTimes|runAll} [-v]
 
-JSON goes to stdout (one object), logs and errors to stderr. Exit codes: see givtcp/app.py.
+JSON goes to stdout (one object), logs and errors to stderr. Exit codes: see givtcp/exit_codes.py.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import sys
 
 # Cron starts read.py afresh every time, and its imports build ~100 modules' worth of objects,
@@ -20,8 +19,10 @@ gc.disable()
 
 from typing import TYPE_CHECKING  # noqa: E402
 
+from givenergy_modbus_codec import reader  # noqa: E402
 from givenergy_modbus_codec.errors import SettingsError, TransportError  # noqa: E402
-from givtcp import app  # noqa: E402
+from givenergy_modbus_codec.transport import DongleClient  # noqa: E402
+from givtcp import exit_codes  # noqa: E402
 from givtcp.config import load_settings  # noqa: E402
 from givtcp.logs import setup_logging  # noqa: E402
 
@@ -30,13 +31,26 @@ gc.enable()
 
 if TYPE_CHECKING:
     import argparse
+    from types import ModuleType
 
 _VERBOSE = ("-v", "--verbose")
+
+
+def _load_app() -> ModuleType:
+    """givtcp.app and the decoder, checks and report it imports (~25 ms), loaded the same way
+    as the imports above. main() calls it while the dongle works on the first request."""
+    gc.disable()
+    from givtcp import app
+
+    gc.freeze()
+    gc.enable()
+    return app
 
 
 def _parser() -> argparse.ArgumentParser:
     import argparse  # only for --help and usage errors: ~10 ms of every cron call otherwise
 
+    app = _load_app()
     functions = "\n".join(f"  {name:<18} {text}" for name, text in app.READ_FUNCTIONS.items())
     parser = argparse.ArgumentParser(
         prog="read.py",
@@ -52,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fail(code: int, message: str) -> int:
+    import json  # loaded after the first request is sent (see main), or for usage errors
+
     print(json.dumps({"error": message}), file=sys.stderr)
     return code
 
@@ -69,30 +85,36 @@ def _parse_args(argv: list[str]) -> tuple[str, bool]:
 
 def main(argv: list[str]) -> int:
     name, verbose = _parse_args(argv)
-    function = app.canonical_function(name)
+    function = reader.canonical_function(name)
     if function is None:
-        valid = ", ".join([*app.READ_FUNCTIONS, *app.READ_ALIASES])
-        return _fail(app.EXIT_USAGE, f"unknown function {name!r}; valid: {valid}")
+        valid = ", ".join([*reader.READ_FUNCTION_BANKS, *reader.READ_ALIASES])
+        return _fail(exit_codes.USAGE, f"unknown function {name!r}; valid: {valid}")
     try:
         settings = load_settings()
-        settings.require_inverter()
+        transport = settings.transport_config()
     except SettingsError as exc:
-        return _fail(app.EXIT_USAGE, str(exc))
+        return _fail(exit_codes.USAGE, str(exc))
     setup_logging(
         verbose,
         settings.debug_file_location if settings.debug else None,
         settings.secrets(),
     )
     try:
-        result = app.read_inverter(function, settings)
+        with DongleClient(transport) as dongle:
+            # The first bank goes out before the rest of GivTCP loads: at a real dongle's
+            # latency the imports then cost nothing (benchmarks/README.md, "Overlap").
+            dongle.send_ahead(reader.READ_FUNCTION_BANKS[function][0].request())
+            app = _load_app()
+            result = app.read_inverter(function, settings, dongle)
     except TransportError as exc:
+        app = _load_app()
         for failure in app.mark_offline(settings):
             print(failure, file=sys.stderr)
-        return _fail(app.EXIT_INVERTER, app.unreachable_message(exc))
+        return _fail(exit_codes.INVERTER, app.unreachable_message(exc))
     failures = app.publish(result, settings)
     for failure in failures:
         print(failure, file=sys.stderr)
-    return app.EXIT_OUTPUT if failures else app.EXIT_OK
+    return exit_codes.OUTPUT if failures else exit_codes.OK
 
 
 if __name__ == "__main__":

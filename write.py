@@ -21,7 +21,7 @@ from givenergy_modbus_codec.errors import (
     TransportError,
     ValidationError,
 )
-from givtcp import app
+from givtcp import app, exit_codes
 from givtcp.config import load_settings
 from givtcp.logs import setup_logging
 
@@ -62,15 +62,15 @@ def main(argv: list[str]) -> int:
     try:
         payload = json.loads(args.payload) if args.payload else None
     except json.JSONDecodeError as exc:
-        return _fail(app.EXIT_USAGE, {"error": f"payload is not valid JSON: {exc}"})
+        return _fail(exit_codes.USAGE, {"error": f"payload is not valid JSON: {exc}"})
     try:
         planned = app.plan_control(args.function, payload)
     except ValidationError as exc:
-        return _fail(app.EXIT_USAGE, exc.as_dict())
+        return _fail(exit_codes.USAGE, exc.as_dict())
     if args.dry_run:
         if not planned:
             return _fail(
-                app.EXIT_USAGE,
+                exit_codes.USAGE,
                 {
                     "error": f"{args.function} depends on the battery size read from the "
                     "inverter, so it cannot be planned offline"
@@ -78,25 +78,25 @@ def main(argv: list[str]) -> int:
             )
         writes = [{"register": w.register, "name": w.name, "value": w.value} for w in planned]
         print(json.dumps({"result": f"{args.function}: dry run, nothing sent", "writes": writes}))
-        return app.EXIT_OK
+        return exit_codes.OK
     try:
         settings = load_settings()
         settings.require_inverter()
     except SettingsError as exc:
-        return _fail(app.EXIT_USAGE, {"error": str(exc)})
+        return _fail(exit_codes.USAGE, {"error": str(exc)})
     setup_logging(
         args.verbose, settings.debug_file_location if settings.debug else None, settings.secrets()
     )
     try:
         report = app.write_inverter(args.function, payload, settings)
     except ValidationError as exc:
-        return _fail(app.EXIT_USAGE, exc.as_dict())
+        return _fail(exit_codes.USAGE, exc.as_dict())
     except CodecError as exc:
-        return _fail(app.EXIT_USAGE, {"error": str(exc)})
+        return _fail(exit_codes.USAGE, {"error": str(exc)})
     except TransportError as exc:
-        return _fail(app.EXIT_INVERTER, {"error": app.unreachable_message(exc)})
+        return _fail(exit_codes.INVERTER, {"error": app.unreachable_message(exc)})
     print(json.dumps(report.as_dict()))
-    return app.EXIT_OK if report.ok else app.EXIT_WRITE_UNCONFIRMED
+    return exit_codes.OK if report.ok else exit_codes.WRITE_UNCONFIRMED
 
 
 if __name__ == "__main__":

@@ -11,10 +11,8 @@ import logging
 from typing import NamedTuple
 
 from .errors import InverterRefused, InverterTimeout
-from .frames import BATTERY_ADDRESSES, INVERTER_ADDRESS, Function
+from .frames import BATTERY_ADDRESSES, INVERTER_ADDRESS, Function, ReadRequest
 from .records import Record
-from .registers import Bank as RegisterBank
-from .registers import bank_base, by_name
 from .transport import DongleClient
 
 log = logging.getLogger(__name__)
@@ -36,6 +34,9 @@ class Bank(NamedTuple):
         prefix = "HR" if self.function == Function.READ_HOLDING else "IR"
         return f"{prefix}({self.base},{self.count})@{self.device:#04x}"
 
+    def request(self) -> ReadRequest:
+        return ReadRequest(self.device, self.function, self.base, self.count)
+
 
 HR_0 = Bank(INVERTER_ADDRESS, Function.READ_HOLDING, 0)
 HR_60 = Bank(INVERTER_ADDRESS, Function.READ_HOLDING, 60)
@@ -50,6 +51,13 @@ READ_FUNCTION_BANKS: dict[str, tuple[Bank, ...]] = {
     "runAll": (HR_0, HR_60, IR_0, IR_180),
 }
 FUNCTIONS_WITH_BATTERIES = frozenset({"getCombinedStats", "runAll"})
+READ_ALIASES = {"runALL": "runAll"}  # the original's README spells it so
+
+
+def canonical_function(name: str) -> str | None:
+    """The read function ``name`` stands for (aliases resolved), or None if there is none."""
+    name = READ_ALIASES.get(name, name)
+    return name if name in READ_FUNCTION_BANKS else None
 
 
 def battery_bank(index: int) -> Bank:
@@ -146,6 +154,11 @@ def read_again(dongle: DongleClient, banks: list[Bank], snapshot: RegisterSnapsh
 
 def bank_of(name: str) -> Bank | None:
     """The inverter bank holding register ``name`` (None for names not in those tables)."""
+    # Imported here, not at the top: read.py imports this module before it sends its first
+    # request, and building the register tables (~4 ms) can wait until that request is out.
+    from .registers import Bank as RegisterBank
+    from .registers import bank_base, by_name
+
     for table_bank, function in (
         (RegisterBank.INPUT, Function.READ_INPUT),
         (RegisterBank.HOLDING, Function.READ_HOLDING),

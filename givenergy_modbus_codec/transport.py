@@ -173,6 +173,7 @@ class DongleClient:
         self._decoder = StreamDecoder()
         self._lock = DongleLock(config.lock_path or config.default_lock_path(), config.lock_timeout)
         self._last_sent = -1e9
+        self._ahead: Request | None = None  # sent by send_ahead(), answer not yet collected
 
     # -- session ---------------------------------------------------------------------------
 
@@ -218,6 +219,7 @@ class DongleClient:
         log.debug("connected to %s:%s", cfg.host, cfg.port)
 
     def _disconnect(self) -> None:
+        self._ahead = None  # its answer, if any, would come on the closed connection
         if self._sock is None:
             return
         sock, self._sock = self._sock, None
@@ -269,6 +271,22 @@ class DongleClient:
         readback = self.read_holding(register, 1, device).values[0]
         return WriteOutcome(register, value, echoed, readback)
 
+    def send_ahead(self, request: Request) -> None:
+        """Send ``request`` now; a later ``exchange`` of the same request collects its answer.
+
+        A cron-started read.py sends its first bank before it imports the decoder and report
+        modules, so those imports overlap the dongle's latency instead of adding to it. A
+        failed send is not an error here: ``exchange`` then sends again as usual.
+        """
+        assert self._sock is not None, "send_ahead needs an open session"
+        try:
+            self._send(request)
+        except OSError as exc:
+            log.debug("sending %s ahead failed: %s", _describe(request), exc)
+            self._disconnect()
+            return
+        self._ahead = request
+
     def exchange(
         self, request: Request, retries: int | None = None, timeout: float | None = None
     ) -> Frame:
@@ -277,6 +295,8 @@ class DongleClient:
         attempts = 1 + (cfg.retries if retries is None else retries)
         backoff = cfg.retry_backoff
         last_problem = "no answer"
+        timeout = cfg.request_timeout if timeout is None else timeout
+        sent_ahead, self._ahead = self._ahead == request, None
         for attempt in range(attempts):
             if attempt:
                 self.stats.retries += 1
@@ -285,7 +305,8 @@ class DongleClient:
             try:
                 if self._sock is None:
                     self._connect()
-                return self._attempt(request, cfg.request_timeout if timeout is None else timeout)
+                sent = self._last_sent if sent_ahead and not attempt else self._send(request)
+                return self._await(request, sent + timeout)
             except InverterRefused:
                 raise
             except (InverterTimeout, ConnectionError, TransportError, OSError) as exc:
@@ -298,23 +319,29 @@ class DongleClient:
             f"({last_problem}); the dongle may be busy or the address wrong"
         )
 
-    def _attempt(self, request: Request, timeout: float) -> Frame:
+    def _send(self, request: Request) -> float:
+        """Send ``request`` no sooner than ``min_spacing`` after the last one; when it went."""
         assert self._sock is not None
         wait = self.config.min_spacing - (time.monotonic() - self._last_sent)
         if wait > 0:
             time.sleep(wait)
         self._sock.sendall(request.encode())
         self.stats.requests += 1
-        sent = self._last_sent = time.monotonic()
+        self._last_sent = time.monotonic()
         log.debug("sent %s", _describe(request))
-        deadline = sent + timeout
+        return self._last_sent
+
+    def _await(self, request: Request, deadline: float) -> Frame:
+        """The answer to ``request``, answering heartbeats and dropping anything else."""
+        assert self._sock is not None
+        sent = self._last_sent
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 dropped = self._decoder.resync()
                 if dropped is not None:
                     self._count_ignored(dropped)
-                raise InverterTimeout(f"no answer within {timeout:.1f} s")
+                raise InverterTimeout(f"no answer within {deadline - sent:.1f} s")
             self._sock.settimeout(remaining)
             try:
                 data = self._sock.recv(4096)

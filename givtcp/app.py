@@ -1,9 +1,4 @@
-"""What read.py, write.py and REST.py do, without their command-line or HTTP clothing.
-
-Exit codes (documented in the README; Node-RED and cron users route on them):
-  0 success; 1 inverter unreachable or no valid answer; 2 bad usage, payload or setting
-  (nothing sent); 3 data read but an output failed; 4 a write was sent but did not read back.
-"""
+"""What read.py, write.py and REST.py do, without their command-line or HTTP clothing."""
 
 # No "from __future__ import annotations": typing.NamedTuple would compile every string
 # annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
@@ -31,19 +26,13 @@ from givenergy_modbus_codec.model import (
     decode_inverter,
 )
 from givenergy_modbus_codec.records import Record
-from givenergy_modbus_codec.transport import DongleClient, TransportConfig
+from givenergy_modbus_codec.transport import DongleClient
 
 from . import quality, report
 from .config import Settings
 from .files import read_text, with_suffix, write_atomic
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_INVERTER = 1
-EXIT_USAGE = 2
-EXIT_OUTPUT = 3
-EXIT_WRITE_UNCONFIRMED = 4
 
 READ_FUNCTIONS: dict[str, str] = {
     "getTimeslots": "charge/discharge time slots (reads HR 0-119)",
@@ -53,17 +42,7 @@ READ_FUNCTIONS: dict[str, str] = {
     "battery details (reads HR 0-59, IR 0-59, IR 180-239, battery pages)",
     "runAll": "everything above merged into one JSON object",
 }
-READ_ALIASES = {"runALL": "runAll"}  # the original's README spells it so
 BATTERY_REPROBE_SECONDS = 24 * 3600
-
-
-def transport_config(settings: Settings) -> TransportConfig:
-    settings.require_inverter()
-    return TransportConfig(
-        host=settings.invertor_ip,
-        port=settings.invertor_port,
-        min_spacing=settings.request_spacing,
-    )
 
 
 # -- battery presence ----------------------------------------------------------------------
@@ -137,11 +116,6 @@ class ReadResult(Record):
         return any(v for g, v in self.groups.items() if g not in skip) or any(
             k != "Invertor Serial Number" for k in details
         )
-
-
-def canonical_function(name: str) -> str | None:
-    name = READ_ALIASES.get(name, name)
-    return name if name in READ_FUNCTIONS else None
 
 
 BLOCK_RETRIES = 2  # extra reads of a bank that came back with implausible values
@@ -270,33 +244,39 @@ def _apply_history(
     return held
 
 
-def read_inverter(function: str, settings: Settings) -> ReadResult:
+def read_inverter(
+    function: str, settings: Settings, dongle: DongleClient | None = None
+) -> ReadResult:
     """Read the banks ``function`` needs in one dongle session, check them, build its groups.
 
-    Banks with implausible values are read again (up to BLOCK_RETRIES times); counters are
-    checked against the last good run (or confirmed by repeated reads on the first run).
+    ``dongle`` is an open session to use (read.py opens it early, see there); without one a
+    session is opened and closed here. Banks with implausible values are read again (up to
+    BLOCK_RETRIES times); counters are checked against the last good run (or confirmed by
+    repeated reads on the first run).
     """
+    if dongle is None:
+        with DongleClient(settings.transport_config()) as session:
+            return read_inverter(function, settings, session)
     banks = reader.READ_FUNCTION_BANKS[function]
     with_batteries = function in reader.FUNCTIONS_WITH_BATTERIES
     known, probes = battery_plan(settings) if with_batteries else ((), ())
     started = time.time()
     state = quality.StateFile(_state_path(settings, "last-good"))
-    with DongleClient(transport_config(settings)) as dongle:
-        snapshot = reader.read_banks(dongle, banks, known, probes)
-        if any(label in snapshot.failures for label in _required(banks)):
-            reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
-            raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
+    snapshot = reader.read_banks(dongle, banks, known, probes)
+    if any(label in snapshot.failures for label in _required(banks)):
+        reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
+        raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
+    decoded = _decode(snapshot)
+    for _ in range(BLOCK_RETRIES):
+        suspects = _suspect_banks(decoded, known)
+        if not suspects:
+            break
+        log.info("reading again: %s", ", ".join(b.label for b in suspects))
+        reader.read_again(dongle, suspects, snapshot)
         decoded = _decode(snapshot)
-        for _ in range(BLOCK_RETRIES):
-            suspects = _suspect_banks(decoded, known)
-            if not suspects:
-                break
-            log.info("reading again: %s", ", ".join(b.label for b in suspects))
-            reader.read_again(dongle, suspects, snapshot)
-            decoded = _decode(snapshot)
-        with state.locked() as histories:
-            _confirm_counters(dongle, decoded, histories)
-            held = _apply_history(decoded, histories, settings)
+    with state.locked() as histories:
+        _confirm_counters(dongle, decoded, histories)
+        held = _apply_history(decoded, histories, settings)
     if probes:
         _remember_batteries(settings, sorted(decoded.batteries))
     for address, reason in decoded.bad_pages.items():
@@ -469,7 +449,7 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
     """
     from givenergy_modbus_codec.commands import plan_writes
 
-    with DongleClient(transport_config(settings)) as dongle:
+    with DongleClient(settings.transport_config()) as dongle:
         snapshot = reader.read_banks(dongle, (reader.HR_0, reader.HR_60))
         if not snapshot.holding:
             raise InverterTimeout("could not read the holding registers before writing")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from givenergy_modbus_codec.errors import SettingsError
+from givenergy_modbus_codec.transport import TransportConfig
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -144,6 +145,13 @@ class Settings(NamedTuple):
                 "no inverter address: set invertorIP in settings.py "
                 "(cp settings_template.py settings.py) or the INVERTOR_IP environment variable"
             )
+
+    def transport_config(self) -> TransportConfig:
+        """How to reach the dongle (SettingsError without an inverter address)."""
+        self.require_inverter()
+        return TransportConfig(
+            host=self.invertor_ip, port=self.invertor_port, min_spacing=self.request_spacing
+        )
 
 
 assert set(Settings._fields) == {s.attr for s in SPECS}

@@ -28,6 +28,7 @@ import typing
 
 import pytest
 
+from givenergy_modbus_codec.frames import Function
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
 from tests.conftest import PROJECT_ROOT
 from tests.scripts import sim_env
@@ -149,3 +150,29 @@ def test_read_path_named_tuples_have_no_string_annotations():
                     f"{module_name}.{obj.__qualname__}.{field}: {annotation!r}"
                 )
     assert {"ReadRequest", "Register", "Settings", "Publication"} <= set(checked)
+
+
+def test_the_first_request_goes_out_before_the_decoder_and_report_load(tmp_path):
+    """read.py sends its first bank, then imports the rest while the dongle answers: at a real
+    dongle's latency those imports then cost no wall time (benchmarks/README.md)."""
+    config = SimulatorConfig(seed=3, speed=0.0, start_time=dt.datetime(2026, 6, 21, 12))
+    with Simulator(config) as sim:
+        code = (
+            "import sys\n"
+            "from givenergy_modbus_codec.transport import DongleClient\n"
+            "at_send = []\n"
+            "send_ahead = DongleClient.send_ahead\n"
+            "def spy(self, request):\n"
+            "    at_send.append(sorted(sys.modules))\n"
+            "    send_ahead(self, request)\n"
+            "DongleClient.send_ahead = spy\n"
+            "import read\n"
+            "assert read.main(['runAll']) == 0\n"
+            "import json; print(json.dumps(at_send[0]))\n"
+        )
+        at_send = loaded_modules(code, sim_env(sim.port, tmp_path, REQUEST_SPACING="0"))
+        first = sim.requests[0].frame
+    assert (first.function, first.base, first.count) == (Function.READ_HOLDING, 0, 60)
+    late = ("givtcp.app", "givtcp.report", "givtcp.quality", "givenergy_modbus_codec.model")
+    assert [name for name in late if name in at_send] == []
+    assert "givenergy_modbus_codec.registers" not in at_send

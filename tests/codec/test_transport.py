@@ -23,8 +23,9 @@ from givenergy_modbus_codec.errors import (
     RequestTooLarge,
     TransportError,
 )
-from givenergy_modbus_codec.frames import Function
+from givenergy_modbus_codec.frames import Function, ReadRequest
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
+from givenergy_modbus_codec.simulator.server import describe
 from givenergy_modbus_codec.transport import DongleClient, TransportConfig
 
 START = dt.datetime(2026, 6, 21, 12, 0, 0)
@@ -230,3 +231,43 @@ def test_min_spacing_is_kept_between_requests(sim, tmp_path):
     times = [entry.time for entry in sim.requests]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(gap >= 0.18 for gap in gaps), gaps
+
+
+def test_a_request_sent_ahead_is_answered_once_without_sending_it_again(sim, tmp_path):
+    sim.faults.latency = 0.3
+    with DongleClient(config(sim, tmp_path)) as dongle:
+        dongle.send_ahead(ReadRequest(0x11, Function.READ_HOLDING, 0, 60))
+        time.sleep(0.2)  # the caller's own work, overlapping the dongle's latency
+        started = time.monotonic()
+        page = dongle.read_holding(0)
+        waited = time.monotonic() - started
+    assert_true_values(sim, page)
+    assert [describe(entry.frame) for entry in sim.requests] == ["HR(0,60)@0x11"]
+    assert dongle.stats.requests == 1
+    assert waited < 0.25, "the wait should have started when the request was sent"
+
+
+def test_a_different_request_first_means_the_one_sent_ahead_is_sent_again(sim, tmp_path):
+    with DongleClient(config(sim, tmp_path)) as dongle:
+        dongle.send_ahead(ReadRequest(0x11, Function.READ_HOLDING, 0, 60))
+        ir0 = dongle.read_input(0)
+        hr0 = dongle.read_holding(0)
+    assert_true_values(sim, ir0, "input")
+    assert_true_values(sim, hr0)
+    assert [describe(entry.frame) for entry in sim.requests] == [
+        "HR(0,60)@0x11",
+        "IR(0,60)@0x11",
+        "HR(0,60)@0x11",
+    ]
+
+
+def test_a_request_sent_ahead_and_lost_is_retried(sim, tmp_path):
+    """The answer to the request sent ahead never comes: the normal retry sends it again."""
+    sim.faults.silent = True
+    with DongleClient(config(sim, tmp_path, request_timeout=0.3)) as dongle:
+        dongle.send_ahead(ReadRequest(0x11, Function.READ_HOLDING, 0, 60))
+        threading.Timer(0.2, lambda: setattr(sim.faults, "silent", False)).start()
+        page = dongle.read_holding(0)
+    assert_true_values(sim, page)
+    assert dongle.stats.retries >= 1
+    assert len(sim.requests) == 1 + dongle.stats.retries

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
 from givtcp import app
@@ -47,7 +46,5 @@ def read_publication(sim: Simulator, state: Path, **overrides: Any) -> Publicati
     Without the pause between requests that real dongles need (the simulator does not), which
     would make each read take seconds.
     """
-    settings = sim_settings(sim, state, **overrides)
-    fast = app.transport_config(settings)._replace(min_spacing=0.0)
-    with mock.patch.object(app, "transport_config", return_value=fast):
-        return app.publication(app.read_inverter("runAll", settings))
+    settings = sim_settings(sim, state, **({"request_spacing": 0.0} | overrides))
+    return app.publication(app.read_inverter("runAll", settings))
