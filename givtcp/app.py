@@ -391,14 +391,27 @@ def mark_offline(settings: Settings) -> list[str]:
     return []
 
 
-def publish(result: ReadResult, settings: Settings) -> list[str]:
-    """Deliver to every enabled sink; one failing sink does not stop the others.
+def prepare_outputs(settings: Settings) -> tuple[list[Any], list[str]]:
+    """The enabled sinks, their libraries imported, and one message per sink that cannot
+    start. Separate from publish() so that read.py can do it while the dongle answers."""
+    from outputs import enabled_sinks
 
-    Returns one message per failed sink (empty when all delivered).
+    return enabled_sinks(settings)
+
+
+def publish(
+    result: ReadResult,
+    settings: Settings,
+    prepared: tuple[list[Any], list[str]] | None = None,
+) -> list[str]:
+    """Deliver to every enabled sink (``prepared`` by prepare_outputs, or now); one failing
+    sink does not stop the others. Returns one message per failed sink (empty when all
+    delivered).
     """
-    from outputs import OutputError, enabled_sinks
+    from outputs import OutputError
 
-    sinks, failures = enabled_sinks(settings)
+    sinks, problems = prepare_outputs(settings) if prepared is None else prepared
+    failures = list(problems)
     item = publication(result)
     for sink in sinks:
         try:

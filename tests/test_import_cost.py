@@ -173,6 +173,6 @@ def test_the_first_request_goes_out_before_the_decoder_and_report_load(tmp_path)
         at_send = loaded_modules(code, sim_env(sim.port, tmp_path, REQUEST_SPACING="0"))
         first = sim.requests[0].frame
     assert (first.function, first.base, first.count) == (Function.READ_HOLDING, 0, 60)
-    late = ("givtcp.app", "givtcp.report", "givtcp.quality", "givenergy_modbus_codec.model")
+    late = ("givtcp.app", "givtcp.report", "givenergy_modbus_codec.model", "outputs")
     assert [name for name in late if name in at_send] == []
     assert "givenergy_modbus_codec.registers" not in at_send

@@ -280,11 +280,13 @@ class DongleServer:
             self._record(conn, received, request, "silence", "drop_writes fault")
             return
         async with self._bus:
+            # The answer leaves ``delay`` after the dongle took the request up, the simulator's
+            # own work included: the latency a client sees is the configured one, on any CPU.
+            started = time.monotonic()
             delay = self.plan.delay()
-            if delay > 0:
-                await asyncio.sleep(delay)
             reply = self.device.handle(request)
             if reply.frame is None:
+                await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
                 self._record(conn, received, request, "silence", reply.detail)
                 return
             applied: list[str] = []
@@ -303,8 +305,10 @@ class DongleServer:
             data, corrupted = self.plan.corrupt(answer.encode())
             if corrupted:
                 applied.append("crc")
+            frames = [*(frame.encode() for frame in before), data]
+            await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
             self._record(conn, received, request, reply.outcome, reply.detail, tuple(applied))
-            self._fan_out([*(frame.encode() for frame in before), data])
+            self._fan_out(frames)
 
     def _phantom(self, request: Request) -> ReadResponse | None:
         shapes = [
