@@ -7,7 +7,7 @@ request per bank and waits for nothing else. Measured with the transport's defau
 and with zero spacing. One more run, with an empty state folder, shows what a first run costs
 (battery probe).
 
-    .venv/bin/python -m benchmarks.requests_latency [--runs 5] [--latency 0.25]
+    .venv/bin/python -m benchmarks.requests_latency [--runs 9] [--latency 0.25]
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def _probe_run(sim: Simulator, state: Path) -> dict[str, Any]:
     }
 
 
-def run(runs: int = 5, latency: float = 0.25) -> dict[str, Any]:
+def run(runs: int = 9, latency: float = 0.25) -> dict[str, Any]:
     """Measure each read function ``runs`` times in each spacing mode."""
     launches = [DEFAULT_LAUNCH, ZERO_SPACING_LAUNCH]
     with (
@@ -131,7 +131,7 @@ def run(runs: int = 5, latency: float = 0.25) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per function and mode")
+    parser.add_argument("--runs", type=int, default=9, help="runs per function and mode")
     parser.add_argument("--latency", type=float, default=0.25, help="simulator answer delay (s)")
     parser.add_argument("--quick", action="store_true", help="1 run: proves the script works")
     args = parser.parse_args(argv)

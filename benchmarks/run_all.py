@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="cold-start runs per configuration")
     parser.add_argument("--import-runs", type=int, default=5, help="-X importtime runs")
-    parser.add_argument("--latency-runs", type=int, default=5, help="runs per read function")
+    parser.add_argument("--latency-runs", type=int, default=9, help="runs per read function")
     parser.add_argument("--latency", type=float, default=0.25, help="simulator answer delay (s)")
     parser.add_argument("--clients", type=int, default=50, help="concurrent GET /runAll")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="markdown file")
