@@ -219,29 +219,50 @@ def _battery_key(battery: Battery) -> str:
     return f"battery:{battery.serial}"
 
 
+def _clean_counters(model: Inverter | Battery) -> set[str]:
+    """Names read from blocks with no implausible value this run: only their counters may
+    build up a case against a last good value (a glitching dongle garbles whole blocks)."""
+    if isinstance(model, Battery):
+        return set() if model.invalid else set(model.values)
+    dirty = {reader.bank_of(name) for name in model.invalid}
+    return {name for name in model.values if reader.bank_of(name) not in dirty}
+
+
 def _apply_history(
     decoded: _Decoded, histories: dict[str, quality.History], settings: Settings
-) -> dict[str, str]:
-    """Check counters against the last good run, hold fresh last-good values, remember this
-    run's good ones. Returns the held values, keyed like the rejected ones."""
+) -> dict[str, dict[str, str]]:
+    """Check counters against the last good run (re-baselining those that have consistently
+    disagreed with it), hold fresh last-good values, remember this run's good ones.
+
+    Returns the quality notes: "held" and "rebaselined" values, keyed like the rejected ones.
+    """
     now = time.time()
     inverter = decoded.inverter
+    rated = inverter.rated_power_w
     system_time = inverter.system_time or dt.datetime.now().replace(microsecond=0)
     clock = system_time.isoformat()
-    held: dict[str, str] = {}
+    notes: dict[str, dict[str, str]] = {"held": {}, "rebaselined": {}}
     models: list[tuple[str, Inverter | Battery, str]] = [(_inverter_key(decoded), inverter, "")]
     models += [(_battery_key(b), b, f"battery {b.serial} ") for b in decoded.batteries.values()]
     for key, model, label in models:
         history = histories.get(key, quality.History())
-        _reject(
-            model, quality.check_counters(model.values, history, now, clock, inverter.rated_power_w)
-        )
+        clean = _clean_counters(model)
+        rejected = quality.check_counters(model.values, history, now, clock, rated)
+        readings = {name: model.values[name] for name in rejected if name in clean}
+        accepted, challengers = quality.challenge(readings, history, now, rated)
+        for name, why in accepted.items():
+            del rejected[name]
+            log.warning("%s%s %s", label, name, why)
+            notes["rebaselined"][f"{label}{name}"] = why
+        _reject(model, rejected)
         model_held = quality.hold(model.values, model.invalid, history, now, settings.hold_seconds)
         for name in model_held:
             model.invalid.pop(name)
-        histories[key] = quality.remember(history, model.values, model_held, now, clock)
-        held.update({f"{label}{name}": why for name, why in model_held.items()})
-    return held
+        histories[key] = quality.remember(
+            history, model.values, model_held, now, clock, challengers
+        )
+        notes["held"].update({f"{label}{name}": why for name, why in model_held.items()})
+    return notes
 
 
 def read_inverter(
@@ -276,7 +297,7 @@ def read_inverter(
         decoded = _decode(snapshot)
     with state.locked() as histories:
         _confirm_counters(dongle, decoded, histories)
-        held = _apply_history(decoded, histories, settings)
+        notes = _apply_history(decoded, histories, settings)
     if probes:
         _remember_batteries(settings, sorted(decoded.batteries))
     for address, reason in decoded.bad_pages.items():
@@ -293,8 +314,9 @@ def read_inverter(
     for address, reason in decoded.bad_pages.items():
         if address in known:
             result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
-    if held:
-        result.groups.setdefault(report.GROUP_QUALITY, {})["held"] = held
+    for kind, names in notes.items():
+        if names:
+            result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names
     if result.rejected:
         result.groups.setdefault(report.GROUP_QUALITY, {})["rejected"] = result.rejected
     if not result.has_values():

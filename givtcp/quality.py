@@ -9,12 +9,17 @@ Each cron call is a new process, so the last good values live in a small JSON st
 * "since the last good read" is the longer of the host's and the inverter's clock (the latter
   at most an hour more than the host's, so a wrong inverter clock cannot excuse a big jump);
 * a rejected value is replaced by its last good value while that is fresh ("held"), and the
-  output says so; older than the hold limit, it is left out.
+  output says so; older than the hold limit, it is left out;
+* a last good value can itself be wrong (a first run that accepted a garbled total, or a
+  counter reset by a firmware update): a counter rejected against it, whose readings from
+  clean blocks agree with each other over REBASELINE_READS runs and REBASELINE_SECONDS, becomes
+  the new last good value ("re-baselined"), and the output says so.
 
 Single-read bounds (65535 W, SOC 255) are the register table's job (model.invalid).
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": typing.NamedTuple would compile every string
+# annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
 import contextlib
 import datetime as dt
@@ -22,7 +27,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.registers import TABLES, Bank
@@ -34,6 +39,11 @@ log = logging.getLogger(__name__)
 
 ROUNDING_KWH = 0.2  # two 0.1 kWh ticks: counters read a moment apart may differ by this
 U16_WRAP_KWH = 6553.6  # 16-bit /10 counters wrap here
+# Runs whose readings of a rejected counter must agree with each other, spread over at least
+# REBASELINE_SECONDS, to replace its last good value. An hour: a reset counter is missing from
+# the output for that long, but garbage has to fool every check for an hour to get in.
+REBASELINE_READS = 4
+REBASELINE_SECONDS = 3600
 
 
 def _counter_kinds() -> dict[str, tuple[str, bool]]:
@@ -61,10 +71,20 @@ def max_power_kw(name: str, rated_power_w: int | None) -> float:
     return max(rated_power_w or 0, 6000) / 1000 * 1.5
 
 
+class Challenger(NamedTuple):
+    """Readings of a counter rejected against its last good value that agree with each other:
+    the latest one, when the first and latest were seen, and how many runs they span."""
+
+    value: float
+    first_seen: float
+    last_seen: float
+    reads: int
+
+
 class History(Record):
     """Last good values of one inverter (and its batteries), with when each was seen."""
 
-    _fields = ("values", "seen_at", "inverter_time")
+    _fields = ("values", "seen_at", "inverter_time", "challengers")
     __slots__ = _fields
 
     def __init__(
@@ -72,22 +92,37 @@ class History(Record):
         values: dict[str, Any] | None = None,
         seen_at: dict[str, float] | None = None,
         inverter_time: str | None = None,
+        challengers: dict[str, Challenger] | None = None,
     ) -> None:
         self.values: dict[str, Any] = {} if values is None else values
         self.seen_at: dict[str, float] = {} if seen_at is None else seen_at
         self.inverter_time = inverter_time  # ISO inverter clock at the last good read
+        self.challengers: dict[str, Challenger] = {} if challengers is None else challengers
 
     def as_json(self) -> dict[str, Any]:
-        return {"values": self.values, "seen_at": self.seen_at, "inverter_time": self.inverter_time}
+        return {
+            "values": self.values,
+            "seen_at": self.seen_at,
+            "inverter_time": self.inverter_time,
+            "challengers": {name: list(c) for name, c in self.challengers.items()},
+        }
 
     @classmethod
-    def from_json(cls, data: Any) -> History:
+    def from_json(cls, data: Any) -> "History":
         if not isinstance(data, dict):
             return cls()
+        challengers: dict[str, Challenger] = {}
+        for name, fields in (data.get("challengers") or {}).items():
+            with contextlib.suppress(TypeError, ValueError):
+                value, first_seen, last_seen, reads = fields
+                challengers[name] = Challenger(
+                    float(value), float(first_seen), float(last_seen), int(reads)
+                )
         return cls(
             dict(data.get("values") or {}),
             {k: float(v) for k, v in (data.get("seen_at") or {}).items()},
             data.get("inverter_time"),
+            challengers,
         )
 
 
@@ -103,6 +138,28 @@ def _inverter_seconds(then: str | None, now: str | None) -> float:
         return (dt.datetime.fromisoformat(now) - dt.datetime.fromisoformat(then)).total_seconds()
     except ValueError:
         return 0.0
+
+
+def _impossible_change(
+    name: str, value: Any, previous: float, hours: float, new_day: bool, rated_power_w: int | None
+) -> str | None:
+    """Why going from ``previous`` to ``value`` in ``hours`` is impossible, or None."""
+    kind, wraps = COUNTERS[name]
+    limit = max_power_kw(name, rated_power_w) * hours + ROUNDING_KWH
+    delta = float(value) - previous
+    if delta < 0 and kind == "day" and new_day:
+        return None  # reset at midnight: the new day's count starts again
+    if delta < -ROUNDING_KWH / 2 and wraps and previous + limit >= U16_WRAP_KWH:
+        delta += U16_WRAP_KWH
+    if delta < -ROUNDING_KWH / 2:
+        what = "a lifetime total" if kind == "total" else "a daily counter before midnight"
+        return f"{value} kWh is below the last good {previous} kWh ({what} cannot fall)"
+    if delta > limit:
+        return (
+            f"{value} kWh jumped {delta:.1f} kWh since the last good {previous} kWh, more "
+            f"than {limit:.1f} kWh possible in {hours * 60:.1f} min"
+        )
+    return None
 
 
 def check_counters(
@@ -124,28 +181,58 @@ def check_counters(
     for name, value in values.items():
         if name not in COUNTERS or name not in history.values:
             continue
-        kind, wraps = COUNTERS[name]
-        previous = float(history.values[name])
         wall_elapsed = max(now - history.seen_at.get(name, now), 0.0)
         elapsed = max(wall_elapsed, min(inverter_elapsed, wall_elapsed + 3600))
-        hours = elapsed / 3600
-        limit = max_power_kw(name, rated_power_w) * hours + ROUNDING_KWH
-        delta = float(value) - previous
-        if delta < 0 and kind == "day" and new_day:
-            continue  # reset at midnight: the new day's count starts again
-        if delta < -ROUNDING_KWH / 2 and wraps and previous + limit >= U16_WRAP_KWH:
-            delta += U16_WRAP_KWH
-        if delta < -ROUNDING_KWH / 2:
-            what = "a lifetime total" if kind == "total" else "a daily counter before midnight"
-            rejected[name] = (
-                f"{value} kWh is below the last good {previous} kWh ({what} cannot fall)"
-            )
-        elif delta > limit:
-            rejected[name] = (
-                f"{value} kWh jumped {delta:.1f} kWh since the last good {previous} kWh, more "
-                f"than {limit:.1f} kWh possible in {hours * 60:.1f} min"
-            )
+        previous = float(history.values[name])
+        problem = _impossible_change(name, value, previous, elapsed / 3600, new_day, rated_power_w)
+        if problem is not None:
+            rejected[name] = problem
     return rejected
+
+
+def challenge(
+    readings: Mapping[str, Any],
+    history: History,
+    now: float,
+    rated_power_w: int | None,
+) -> tuple[dict[str, str], dict[str, Challenger]]:
+    """Weigh counters rejected against their last good value (``readings``: name -> this run's
+    value, only from blocks with no other implausible value) against their earlier rejected
+    readings.
+
+    Returns (names to accept after all -> why, challengers to remember). A reading that agrees
+    with the challenger before it (as a last good value would have to) extends its run;
+    otherwise it starts a new one.
+    """
+    accepted: dict[str, str] = {}
+    challengers: dict[str, Challenger] = {}
+    for name, value in readings.items():
+        before = history.challengers.get(name)
+        agrees = before is not None and (
+            _impossible_change(
+                name,
+                value,
+                before.value,
+                max(now - before.last_seen, 0.0) / 3600,
+                False,
+                rated_power_w,
+            )
+            is None
+        )
+        if before is not None and agrees:
+            current = Challenger(float(value), before.first_seen, now, before.reads + 1)
+        else:
+            current = Challenger(float(value), now, now, 1)
+        span = current.last_seen - current.first_seen
+        if current.reads >= REBASELINE_READS and span >= REBASELINE_SECONDS:
+            accepted[name] = (
+                f"re-baselined: {current.reads} reads over {span / 60:.0f} min agree with each "
+                f"other, not with the last good {history.values.get(name)} kWh (a reset "
+                "counter or a wrong earlier value)"
+            )
+        else:
+            challengers[name] = current
+    return accepted, challengers
 
 
 def hold(
@@ -178,14 +265,18 @@ def remember(
     held: Mapping[str, str],
     now: float,
     inverter_time: str | None,
+    challengers: Mapping[str, Challenger] | None = None,
 ) -> History:
-    """History updated with this run's good (not held) values."""
-    updated = History(dict(history.values), dict(history.seen_at), history.inverter_time)
-    for name, value in values.items():
-        if name in held or not _storable(value):
-            continue
-        updated.values[name] = value
-        updated.seen_at[name] = now
+    """History updated with this run's good (not held) values and rejected counters'
+    ``challengers``; a counter accepted this run drops its challenger."""
+    good = {name: value for name, value in values.items() if name not in held and _storable(value)}
+    updated = History(
+        {**history.values, **good},
+        {**history.seen_at, **dict.fromkeys(good, now)},
+        history.inverter_time,
+        {n: c for n, c in history.challengers.items() if n not in good},
+    )
+    updated.challengers.update(challengers or {})
     if inverter_time:
         updated.inverter_time = inverter_time
     return updated

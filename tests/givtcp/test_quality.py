@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 from givtcp import quality
-from givtcp.quality import History, StateFile, agree, check_counters, hold, remember
+from givtcp.quality import (
+    Challenger,
+    History,
+    StateFile,
+    agree,
+    challenge,
+    check_counters,
+    hold,
+    remember,
+)
 
 HOUR = 3600.0
 
@@ -128,3 +137,71 @@ def test_elapsed_time_follows_the_inverter_clock_within_an_hour_of_the_host():
     # a wrong inverter clock a day ahead cannot excuse a 2200 kWh jump
     wrong = check_counters({"e_grid_in_total": 2700.0}, past, 1001.0, "2026-06-22T12:00:00", 5000)
     assert "jumped 2200.0 kWh" in wrong["e_grid_in_total"]
+
+
+MINUTE = 60.0
+
+
+def test_agreeing_rejected_readings_over_enough_runs_and_time_replace_the_last_good():
+    """A last good total of 9000 kWh that the counter keeps disagreeing with (it reads ~1000)."""
+    past = history({"e_pv_total": 9000.0})
+    for run, minute in enumerate((0, 20, 40)):
+        accepted, challengers = challenge(
+            {"e_pv_total": 1000.0 + run / 10}, past, minute * MINUTE, 5000
+        )
+        assert accepted == {}
+        assert challengers["e_pv_total"] == Challenger(
+            1000.0 + run / 10, 0.0, minute * MINUTE, run + 1
+        )
+        past.challengers = challengers
+    accepted, challengers = challenge({"e_pv_total": 1000.9}, past, 60 * MINUTE, 5000)
+    assert challengers == {}
+    assert "re-baselined: 4 reads over 60 min" in accepted["e_pv_total"]
+    assert "9000.0" in accepted["e_pv_total"]
+
+
+def test_many_quick_reads_are_not_enough_to_re_baseline():
+    past = history({"e_pv_total": 9000.0})
+    for minute in range(0, 60, 5):
+        accepted, past.challengers = challenge({"e_pv_total": 1000.0}, past, minute * MINUTE, 5000)
+        assert accepted == {}
+    assert past.challengers["e_pv_total"].reads == 12
+
+
+def test_rejected_readings_that_disagree_with_each_other_start_again():
+    past = history({"e_pv_total": 9000.0})
+    past.challengers = {"e_pv_total": Challenger(1000.0, 0.0, 10 * MINUTE, 2)}
+    # 3200 kWh in 10 minutes is as impossible against the challenger as against the last good
+    accepted, challengers = challenge({"e_pv_total": 3200.0}, past, 20 * MINUTE, 5000)
+    assert accepted == {}
+    assert challengers["e_pv_total"] == Challenger(3200.0, 20 * MINUTE, 20 * MINUTE, 1)
+    # and a total that falls below its challenger does too
+    accepted, challengers = challenge({"e_pv_total": 990.0}, past, 20 * MINUTE, 5000)
+    assert challengers["e_pv_total"].reads == 1
+
+
+def test_remember_keeps_challengers_until_their_counter_is_accepted():
+    past = history({"e_pv_total": 9000.0, "e_grid_in_total": 50.0})
+    past.challengers = {
+        "e_pv_total": Challenger(1000.0, 0.0, 60.0, 2),
+        "e_grid_in_total": Challenger(20.0, 0.0, 60.0, 1),
+    }
+    new = {"e_pv_total": Challenger(1000.1, 0.0, 120.0, 3)}
+    updated = remember(past, {"e_grid_in_total": 50.1}, {}, 120.0, None, new)
+    assert updated.challengers == new  # e_grid_in_total was accepted: its challenger goes
+    assert updated.values["e_pv_total"] == 9000.0
+    # a counter not read this run (a missing bank) keeps its challenger
+    assert remember(past, {}, {}, 120.0, None).challengers == past.challengers
+
+
+def test_challengers_survive_the_state_file(tmp_path):
+    state = StateFile(tmp_path / "last-good.json")
+    with state.locked() as histories:
+        histories["inverter:SA1"] = History(
+            {"e_pv_total": 9000.0},
+            {"e_pv_total": 1.0},
+            None,
+            {"e_pv_total": Challenger(1.5, 2, 3, 2)},
+        )
+    with state.locked() as histories:
+        assert histories["inverter:SA1"].challengers == {"e_pv_total": Challenger(1.5, 2.0, 3.0, 2)}
