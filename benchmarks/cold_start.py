@@ -2,9 +2,10 @@
 
 Every configuration (bare ``python -c pass`` as the floor, read.py's imports alone, JSON only
 with the default and with zero request spacing, JSON plus each sink) runs N times, interleaved
-so drift hits all alike; the median wall time, CPU time and peak RSS of each child are
-reported, also as ratios to the floor. A few runs per read.py configuration under
-``-X importtime`` list the slowest imports and which sink libraries were imported.
+so drift hits all alike (the JSON-only ones before the sinks' servers start); the median wall
+time, CPU time and peak RSS of each child are reported, also as ratios to the floor. A few
+runs per read.py configuration under ``-X importtime`` list the slowest imports and which sink
+libraries were imported.
 
     .venv/bin/python -m benchmarks.cold_start [--runs 20]     # prints JSON results
 """
@@ -214,6 +215,24 @@ def _configs(port: int, state: Path) -> list[Config]:
     ]
 
 
+def _measure_interleaved(configs: list[Config], runs: int) -> None:
+    """One warm-up run each (byte-code caches, battery list; not counted), then ``runs``
+    rounds of one run per configuration, so that drift hits all of them alike."""
+    active = [c for c in configs if c.status == "ok"]
+    for config in active:
+        config.run_once()
+        config.samples.clear()
+    counted = {c.key: c.server.requests for c in active if c.server and c.server.requests}
+    before = {key: count() for key, count in counted.items()}
+    for _ in range(runs):
+        for config in active:
+            if config.status == "ok":
+                config.run_once()
+    for config in active:
+        if config.key in counted:
+            config.server_requests = counted[config.key]() - before[config.key]
+
+
 def run(runs: int = 20, import_runs: int = 5) -> dict[str, Any]:
     """Measure every configuration ``runs`` times; returns the results as JSON-ready data."""
     with (
@@ -223,10 +242,15 @@ def run(runs: int = 20, import_runs: int = 5) -> dict[str, Any]:
     ):
         work = Path(tmp)
         configs = _configs(sim.port, work / "state")
+        # The JSON-only configurations run first, before any sink's server is started: the
+        # background work of those servers (VictoriaMetrics ingesting the previous run's
+        # points) must not land on runs that do not use them.
+        _measure_interleaved(configs, runs)
         zero = ZERO_SPACING_LAUNCH
+        sink_configs = []
         for module, sink in SINKS.items():
             config = Config(module, f"JSON + {sink.label}", zero.command(FUNCTION), {}, module)
-            configs.append(config)
+            sink_configs.append(config)
             if not sink_available(module):
                 config.status = f"not available: outputs/{module}.py does not exist yet"
                 continue
@@ -237,19 +261,8 @@ def run(runs: int = 20, import_runs: int = 5) -> dict[str, Any]:
                 continue
             servers.callback(config.server.stop)
             config.env = read_env(sim.port, work / "state", **config.server.settings) | zero.env
-        active = [c for c in configs if c.status == "ok"]
-        for config in active:  # warm-up: byte-code caches, battery list; not counted
-            config.run_once()
-            config.samples.clear()
-        counted = {c.key: c.server.requests for c in active if c.server and c.server.requests}
-        before = {key: count() for key, count in counted.items()}
-        for _ in range(runs):
-            for config in active:
-                if config.status == "ok":
-                    config.run_once()
-        for config in active:
-            if config.key in counted:
-                config.server_requests = counted[config.key]() - before[config.key]
+        _measure_interleaved(sink_configs, runs)
+        configs += sink_configs
         imports = [
             import_report(c, "JSON only" if c.key == "json" else c.name, import_runs)
             for c in configs

@@ -204,8 +204,9 @@ def cold_start_section(cold: dict[str, Any]) -> list[str]:
         f"({cold['batteries']} battery), whole process, {cold['runs']} runs per configuration, "
         "interleaved, after one warm-up run each (byte-code caches, remembered battery list "
         "and last-good state in place, as for a cron job). The floor is the bare interpreter "
-        "start-up measured in the same run. Sinks run with JSON on as well, and spacing 0. Peak "
-        "RSS comes from GNU time (the child's own).",
+        "start-up measured in the same run. The configurations without a sink run first, "
+        "interleaved among themselves before any sink's server is started; then the sinks, "
+        "with JSON on as well and spacing 0. Peak RSS comes from GNU time (the child's own).",
         "",
         *_table(header, rows),
     ]

@@ -220,12 +220,18 @@ def _battery_key(battery: Battery) -> str:
 
 
 def _clean_counters(model: Inverter | Battery) -> set[str]:
-    """Names read from blocks with no implausible value this run: only their counters may
-    build up a case against a last good value (a glitching dongle garbles whole blocks)."""
+    """Counters read from blocks with no implausible value this run: only these may build up
+    a case against a last good value (a glitching dongle garbles whole blocks)."""
+    if not model.invalid:
+        return set(model.values)
     if isinstance(model, Battery):
-        return set() if model.invalid else set(model.values)
+        return set()
     dirty = {reader.bank_of(name) for name in model.invalid}
-    return {name for name in model.values if reader.bank_of(name) not in dirty}
+    return {
+        name
+        for name in model.values
+        if name in quality.COUNTERS and reader.bank_of(name) not in dirty
+    }
 
 
 def _apply_history(
