@@ -15,7 +15,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from .errors import CodecError
-from .registers import BATTERY_REGISTERS, HOLDING_REGISTERS, INPUT_REGISTERS, Register
+from .registers import (
+    BATTERY_REGISTERS,
+    HOLDING_REGISTERS,
+    INPUT_REGISTERS,
+    RATED_MARGIN,
+    Register,
+)
 
 NOMINAL_BATTERY_VOLTAGE = 51.2  # 16 LFP cells × 3.2 V; GivTCP uses it for every model
 SERIAL_PATTERN = re.compile(r"[A-Z]{2}\d{4}[A-Z]\d{3}")
@@ -262,13 +268,34 @@ class Battery(NamedTuple):
         return True, ""
 
 
+_RATED_REGISTERS = tuple(r for r in INPUT_REGISTERS if r.rated)
+
+
 def decode_inverter(holding: Mapping[int, int], input: Mapping[int, int]) -> Inverter:
     """Decode whatever holding and input registers were read (missing banks are skipped)."""
     values, invalid = _decode_table(HOLDING_REGISTERS, holding)
     input_values, input_invalid = _decode_table(INPUT_REGISTERS, input)
     values.update(input_values)
     invalid.update(input_invalid)
-    return Inverter(values=values, invalid=invalid)
+    inverter = Inverter(values=values, invalid=invalid)
+    _check_ratings(inverter)
+    return inverter
+
+
+def _check_ratings(inverter: Inverter) -> None:
+    """Reject powers beyond RATED_MARGIN x this model's rating: the table's bounds fit every
+    model, so a 9 kW reading from a 3.6 kW inverter passes them but not this."""
+    ratings = {"inverter": inverter.rated_power_w, "battery": inverter.battery_max_power_w}
+    for register in _RATED_REGISTERS:
+        value = inverter.values.get(register.name)
+        rating = ratings[register.rated]
+        if value is None or not rating or abs(value) <= rating * RATED_MARGIN:
+            continue
+        del inverter.values[register.name]
+        inverter.invalid[register.name] = (
+            f"{value} {register.unit} is beyond {RATED_MARGIN:g} x the {rating} W rating of "
+            f"this {register.rated}"
+        )
 
 
 def decode_battery(registers: Mapping[int, int]) -> Battery:

@@ -25,6 +25,9 @@ from .errors import CodecError
 from .frames import BATTERY_ADDRESSES, INVERTER_ADDRESS  # noqa: F401  (re-exported)
 
 BANK_SIZE = 60  # registers per read; the dongle answers larger reads with an error frame
+# A power register with ``rated`` may read up to this many times the equipment's rating: short
+# peaks exceed it a little; a garbled value is far beyond.
+RATED_MARGIN = 1.5
 
 
 class Bank(enum.Enum):
@@ -124,15 +127,18 @@ class _RegisterFields(NamedTuple):
     maximum: float | None = None
     writable: tuple[Allowed, ...] | None = None
     description: str = ""
-    labels: Mapping[int, str] | None = None
+    rated: str = ""  # "inverter" / "battery": also within RATED_MARGIN x that rating
+    labels: Mapping[int, str] | None = None  # last: __hash__ leaves it out
 
 
 class Register(_RegisterFields):
     """One named value: where it lives, how it is encoded and what is plausible.
 
     ``minimum``/``maximum`` are plausible physical bounds (None = unbounded): values outside
-    them are treated as garbage by the model. ``writable`` is None for registers this project
-    never writes; otherwise the raw values accepted, one ``Allowed`` per address.
+    them are treated as garbage by the model. ``rated`` names the equipment whose rated power
+    also bounds the value (model.py knows the ratings once HR0 is decoded). ``writable`` is
+    None for registers this project never writes; otherwise the raw values accepted, one
+    ``Allowed`` per address.
 
     Fields (and their order) are those of ``_RegisterFields``; constructing a Register checks
     that the row is consistent and raises CodecError when it is not.
@@ -629,6 +635,7 @@ INPUT_REGISTERS: tuple[Register, ...] = (
         unit="W",
         sign="+ delivering to AC / − drawing from AC",
         bounds=(-10000, 10000),
+        rated="inverter",
         description="inverter AC-terminal power",
     ),
     _ir("e_grid_out_day", 25, scale=10, unit="kWh", bounds=_DAY_KWH, description="export today"),
@@ -643,7 +650,7 @@ INPUT_REGISTERS: tuple[Register, ...] = (
         description="AC charge total",
     ),
     _ir("p_grid_out", 30, E.S16, unit="W", sign="+ export / − import", bounds=_GRID_W),
-    _ir("p_eps_backup", 31, unit="W", bounds=(0, 10000)),
+    _ir("p_eps_backup", 31, unit="W", bounds=(0, 10000), rated="inverter"),
     _ir("e_grid_in_total", (32, 33), E.U32, scale=10, unit="kWh", bounds=_TOTAL_KWH),
     _ir("e_ac_charge_day", 35, scale=10, unit="kWh", bounds=_DAY_KWH),
     _ir("e_battery_charge_day", 36, scale=10, unit="kWh", bounds=_DAY_KWH),
@@ -667,7 +674,7 @@ INPUT_REGISTERS: tuple[Register, ...] = (
     _ir("system_mode", 49),
     _ir("v_battery", 50, scale=100, unit="V", bounds=(0, 70)),
     _ir("i_battery", 51, E.S16, scale=100, unit="A", sign=_PLUS_DISCHARGE, bounds=(-200, 200)),
-    _ir("p_battery", 52, E.S16, unit="W", sign=_PLUS_DISCHARGE, bounds=_BATTERY_W),
+    _ir("p_battery", 52, E.S16, unit="W", sign=_PLUS_DISCHARGE, bounds=_BATTERY_W, rated="battery"),
     _ir("v_eps_backup", 53, scale=10, unit="V", bounds=(0, 300)),
     _ir("f_eps_backup", 54, scale=100, unit="Hz", bounds=(0, 70)),
     _ir("temp_charger", 55, E.S16, scale=10, unit="°C", bounds=_TEMP),
@@ -799,7 +806,8 @@ def _bounds_text(reg: Register) -> str:
         return ""
     low = "" if reg.minimum is None else _fmt(reg.minimum)
     high = "" if reg.maximum is None else _fmt(reg.maximum)
-    return f"{low}..{high}"
+    rated = f", within {_fmt(RATED_MARGIN)} x the {reg.rated} rating" if reg.rated else ""
+    return f"{low}..{high}{rated}"
 
 
 def _writable_text(reg: Register) -> str:

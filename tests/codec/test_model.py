@@ -406,3 +406,25 @@ def test_simulator_style_round_trip_through_the_model():
         inputs.update(R.by_name(Bank.INPUT, name).encode(value))
     inverter = decode_inverter({}, inputs)
     assert inverter.values == plant
+
+
+@pytest.mark.parametrize(
+    ("holding", "name", "raw", "kept"),
+    [
+        ({0: 0x2003}, "p_inverter_out", 5400, True),  # 3.6 kW inverter: 1.5 x 3600 W
+        ({0: 0x2003}, "p_inverter_out", 5401, False),
+        ({0: 0x2003}, "p_inverter_out", 0x10000 - 5401, False),  # s16: -5401 W
+        ({0: 0x2001}, "p_inverter_out", 7000, True),  # 5 kW inverter: within the margin
+        ({0: 0x2001}, "p_eps_backup", 9000, False),
+        ({0: 0x2001, 21: 449}, "p_battery", 3900, True),  # Gen1: 2.6 kW battery
+        ({0: 0x2001, 21: 449}, "p_battery", 4000, False),
+        ({0: 0x2001, 21: 920}, "p_battery", 4000, True),  # Gen2: 3.6 kW battery
+        ({}, "p_battery", 9000, True),  # model unknown: only the table's bounds apply
+    ],
+)
+def test_powers_beyond_the_models_rating_are_rejected(holding, name, raw, kept):
+    address = R.by_name(Bank.INPUT, name).addresses[0]
+    inverter = decode_inverter(holding, {address: raw})
+    assert (name in inverter.values) is kept
+    if not kept:
+        assert "rating of this" in inverter.invalid[name]

@@ -609,4 +609,7 @@ def test_markdown_lists_every_register_once_per_bank():
     rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line]
     assert len(rows) == len(ALL)
     assert "| 35–40 | `system_time` | datetime |" in text
-    assert "| 52 | `p_battery` | s16 |  | W | + discharging / − charging | -10000..10000 |" in text
+    assert (
+        "| 52 | `p_battery` | s16 |  | W | + discharging / − charging "
+        "| -10000..10000, within 1.5 x the battery rating |"
+    ) in text
