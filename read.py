@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fail(code: int, message: str) -> int:
-    import json  # loaded after the first request is sent (see main), or for usage errors
+    import json  # not needed before the first request goes out (see main)
 
     print(json.dumps({"error": message}), file=sys.stderr)
     return code

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
@@ -42,6 +43,7 @@ READ_FUNCTIONS: dict[str, str] = {
     "battery details (reads HR 0-59, IR 0-59, IR 180-239, battery pages)",
     "runAll": "everything above merged into one JSON object",
 }
+assert READ_FUNCTIONS.keys() == reader.READ_FUNCTION_BANKS.keys()
 BATTERY_REPROBE_SECONDS = 24 * 3600
 
 
@@ -219,19 +221,13 @@ def _battery_key(battery: Battery) -> str:
     return f"battery:{battery.serial}"
 
 
-def _clean_counters(model: Inverter | Battery) -> set[str]:
-    """Counters read from blocks with no implausible value this run: only these may build up
-    a case against a last good value (a glitching dongle garbles whole blocks)."""
-    if not model.invalid:
-        return set(model.values)
-    if isinstance(model, Battery):
-        return set()
+def _clean_readings(model: Inverter | Battery, names: Iterable[str]) -> dict[str, Any]:
+    """The values of ``names`` read from blocks with no implausible value this run: only these
+    may build up a case against a last good value (a glitching dongle garbles whole blocks)."""
+    if model.invalid and isinstance(model, Battery):
+        return {}  # one page: any bad value taints all of it
     dirty = {reader.bank_of(name) for name in model.invalid}
-    return {
-        name
-        for name in model.values
-        if name in quality.COUNTERS and reader.bank_of(name) not in dirty
-    }
+    return {name: model.values[name] for name in names if reader.bank_of(name) not in dirty}
 
 
 def _apply_history(
@@ -252,9 +248,8 @@ def _apply_history(
     models += [(_battery_key(b), b, f"battery {b.serial} ") for b in decoded.batteries.values()]
     for key, model, label in models:
         history = histories.get(key, quality.History())
-        clean = _clean_counters(model)
         rejected = quality.check_counters(model.values, history, now, clock, rated)
-        readings = {name: model.values[name] for name in rejected if name in clean}
+        readings = _clean_readings(model, rejected)
         accepted, challengers = quality.challenge(readings, history, now, rated)
         for name, why in accepted.items():
             del rejected[name]

@@ -285,30 +285,35 @@ class DongleServer:
             started = time.monotonic()
             delay = self.plan.delay()
             reply = self.device.handle(request)
-            if reply.frame is None:
-                await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
+            faulty = None if reply.frame is None else self._with_faults(request, reply.frame)
+            await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
+            if faulty is None:
                 self._record(conn, received, request, "silence", reply.detail)
                 return
-            applied: list[str] = []
-            before: list[Frame] = []
-            if self.plan.hit(self.faults.phantom_rate):
-                phantom = self._phantom(request)
-                if phantom is not None:
-                    before.append(phantom)
-                    applied.append("phantom")
-            extras = self.plan.extras(self.device.dongle_serial)
-            before += extras
-            applied += [frame.kind for frame in extras]
-            answer, mangled = self.plan.mangle(request, reply.frame)
-            if mangled:
-                applied.append(mangled)
-            data, corrupted = self.plan.corrupt(answer.encode())
-            if corrupted:
-                applied.append("crc")
-            frames = [*(frame.encode() for frame in before), data]
-            await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
+            frames, applied = faulty
             self._record(conn, received, request, reply.outcome, reply.detail, tuple(applied))
             self._fan_out(frames)
+
+    def _with_faults(self, request: Request, answer: Frame) -> tuple[list[bytes], list[str]]:
+        """The encoded frames to send for ``answer`` after the value and framing faults, and
+        the names of the faults applied."""
+        applied: list[str] = []
+        before: list[Frame] = []
+        if self.plan.hit(self.faults.phantom_rate):
+            phantom = self._phantom(request)
+            if phantom is not None:
+                before.append(phantom)
+                applied.append("phantom")
+        extras = self.plan.extras(self.device.dongle_serial)
+        before += extras
+        applied += [frame.kind for frame in extras]
+        answer, mangled = self.plan.mangle(request, answer)
+        if mangled:
+            applied.append(mangled)
+        data, corrupted = self.plan.corrupt(answer.encode())
+        if corrupted:
+            applied.append("crc")
+        return [*(frame.encode() for frame in before), data], applied
 
     def _phantom(self, request: Request) -> ReadResponse | None:
         shapes = [

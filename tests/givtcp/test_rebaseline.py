@@ -9,6 +9,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from givenergy_modbus_codec.model import decode_inverter
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
 from givtcp import app, quality, report
 from givtcp.config import Settings
@@ -55,7 +56,7 @@ def age_state(state: Path, seconds: float) -> None:
 
 
 def true_pv_total(sim: Simulator) -> float:
-    return app.decode_inverter(sim.truth()["holding"], sim.truth()["input"]).values["e_pv_total"]
+    return decode_inverter(sim.truth()["holding"], sim.truth()["input"]).values["e_pv_total"]
 
 
 def test_a_wrong_last_good_total_heals_after_agreeing_reads_over_an_hour(tmp_path):
@@ -95,7 +96,7 @@ def test_totals_from_garbled_blocks_never_heal_into_the_output(tmp_path):
     pattern_a_totals = ("e_pv_total", "e_grid_in_total", "e_inverter_out_total")
     with Simulator(SimulatorConfig(seed=5, speed=0.0, start_time=NOON, batteries=1)) as sim:
         settings = settings_for(sim, tmp_path)
-        truth = app.decode_inverter(sim.truth()["holding"], sim.truth()["input"]).values
+        truth = decode_inverter(sim.truth()["holding"], sim.truth()["input"]).values
         app.read_inverter("runAll", settings)
         sim.faults.garbage_values_rate = 1.0
         runs = []
