@@ -25,7 +25,7 @@ from givenergy_modbus_codec.errors import (
     TransportError,
     ValidationError,
 )
-from givtcp import app
+from givtcp import reading, shared_reads, writing
 from givtcp.config import Settings, load_settings
 from givtcp.logs import setup_logging
 
@@ -45,7 +45,7 @@ def _error(status: int, message: str, **extra: Any):
 
 def _inverter_error(exc: TransportError):
     status = 504 if isinstance(exc, InverterTimeout) else 502
-    return _error(status, app.unreachable_message(exc))
+    return _error(status, reading.unreachable_message(exc))
 
 
 @giv_api.errorhandler(SettingsError)
@@ -57,7 +57,7 @@ def _read_route(function: str):
     def handler():
         settings = _settings()
         try:
-            groups, failures = app.read_shared(function, settings)
+            groups, failures = shared_reads.read_shared(function, settings)
         except TransportError as exc:
             return _inverter_error(exc)
         for failure in failures:
@@ -68,7 +68,7 @@ def _read_route(function: str):
     return handler
 
 
-for _name in app.READ_FUNCTIONS:
+for _name in reading.READ_FUNCTIONS:
     giv_api.add_url_rule(f"/{_name}", view_func=_read_route(_name), methods=["GET"])
 giv_api.add_url_rule("/runALL", view_func=_read_route("runAll"), methods=["GET"], endpoint="runALL")
 
@@ -89,8 +89,8 @@ def _control_route(function: str):
         if request.data and payload is None:
             return _error(400, "the request body is not valid JSON", field="payload")
         try:
-            app.plan_control(function, payload)
-            report = app.write_inverter(function, payload, settings)
+            writing.plan_control(function, payload)
+            report = writing.write_inverter(function, payload, settings)
         except ValidationError as exc:
             return jsonify(exc.as_dict()), 400
         except CodecError as exc:
@@ -98,7 +98,7 @@ def _control_route(function: str):
         except TransportError as exc:
             return _inverter_error(exc)
         finally:
-            app.forget_shared_reads(settings)
+            shared_reads.forget_shared_reads(settings)
         return jsonify(report.as_dict()), 200 if report.ok else 502
 
     handler.__name__ = f"control_{function}"

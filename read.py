@@ -49,18 +49,19 @@ def _loading() -> Iterator[None]:
         gc.enable()
 
 
-def _load_app() -> ModuleType:
-    """givtcp.app with the decoder, checks and report it imports (~25 ms)."""
+def _load_application() -> tuple[ModuleType, ModuleType]:
+    """givtcp.reading (with the decoder, checks and report it imports, ~25 ms) and
+    givtcp.publishing."""
     with _loading():
-        from givtcp import app
-    return app
+        from givtcp import publishing, reading
+    return reading, publishing
 
 
 def _parser() -> argparse.ArgumentParser:
     import argparse  # only for --help and usage errors: ~10 ms of every cron call otherwise
 
-    app = _load_app()
-    functions = "\n".join(f"  {name:<18} {text}" for name, text in app.READ_FUNCTIONS.items())
+    reading, _ = _load_application()
+    functions = "\n".join(f"  {name:<18} {text}" for name, text in reading.READ_FUNCTIONS.items())
     parser = argparse.ArgumentParser(
         prog="read.py",
         description="Read a GivEnergy inverter through its dongle and publish the values.",
@@ -114,16 +115,16 @@ def main(argv: list[str]) -> int:
             # their libraries) load: at a real dongle's latency those imports then cost no
             # wall time (benchmarks/README.md, "Overlap").
             dongle.send_ahead(reader.READ_FUNCTION_BANKS[function][0].request())
-            app = _load_app()
+            reading, publishing = _load_application()
             with _loading():
-                outputs = app.prepare_outputs(settings)
-            result = app.read_inverter(function, settings, dongle)
+                outputs = publishing.prepare_outputs(settings)
+            result = reading.read_inverter(function, settings, dongle)
     except TransportError as exc:
-        app = _load_app()
-        for failure in app.mark_offline(settings):
+        reading, publishing = _load_application()
+        for failure in publishing.mark_offline(settings):
             print(failure, file=sys.stderr)
-        return _fail(exit_codes.INVERTER, app.unreachable_message(exc))
-    failures = app.publish(result, settings, outputs)
+        return _fail(exit_codes.INVERTER, reading.unreachable_message(exc))
+    failures = publishing.publish(result, settings, outputs)
     for failure in failures:
         print(failure, file=sys.stderr)
     return exit_codes.OUTPUT if failures else exit_codes.OK

@@ -21,9 +21,10 @@ from givenergy_modbus_codec.errors import (
     TransportError,
     ValidationError,
 )
-from givtcp import app, exit_codes
+from givtcp import exit_codes, writing
 from givtcp.config import load_settings
 from givtcp.logs import setup_logging
+from givtcp.reading import unreachable_message
 
 
 def _describe_functions() -> str:
@@ -64,7 +65,7 @@ def main(argv: list[str]) -> int:
     except json.JSONDecodeError as exc:
         return _fail(exit_codes.USAGE, {"error": f"payload is not valid JSON: {exc}"})
     try:
-        planned = app.plan_control(args.function, payload)
+        planned = writing.plan_control(args.function, payload)
     except ValidationError as exc:
         return _fail(exit_codes.USAGE, exc.as_dict())
     if args.dry_run:
@@ -88,13 +89,13 @@ def main(argv: list[str]) -> int:
         args.verbose, settings.debug_file_location if settings.debug else None, settings.secrets()
     )
     try:
-        report = app.write_inverter(args.function, payload, settings)
+        report = writing.write_inverter(args.function, payload, settings)
     except ValidationError as exc:
         return _fail(exit_codes.USAGE, exc.as_dict())
     except CodecError as exc:
         return _fail(exit_codes.USAGE, {"error": str(exc)})
     except TransportError as exc:
-        return _fail(exit_codes.INVERTER, {"error": app.unreachable_message(exc)})
+        return _fail(exit_codes.INVERTER, {"error": unreachable_message(exc)})
     print(json.dumps(report.as_dict()))
     return exit_codes.OK if report.ok else exit_codes.WRITE_UNCONFIRMED
 

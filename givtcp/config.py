@@ -131,6 +131,11 @@ class Settings(NamedTuple):
         """Where state files go: STATE_LOCATION, else .state in the project folder."""
         return self.state_location or os.path.join(PROJECT_ROOT, ".state")
 
+    def state_file(self, what: str) -> str:
+        """A per-inverter file in the state folder: ``<what>-<ip>-<port>.json``."""
+        safe = "".join(c if c.isalnum() else "_" for c in self.invertor_ip)
+        return os.path.join(self.state_folder, f"{what}-{safe}-{self.invertor_port}.json")
+
     @property
     def state_dir(self) -> "Path":
         """``state_folder`` as a Path (for the outputs; the read path uses the string)."""

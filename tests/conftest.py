@@ -12,13 +12,17 @@ pytest_plugins = ["tests.servers.plugin"]  # real mosquitto / VictoriaMetrics / 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VECTORS_DIR = Path(os.environ.get("GIVTCP_VECTORS", PROJECT_ROOT.parent / "shared" / "vectors"))
+VECTORS_MISSING = (
+    f"shared vectors not found at {VECTORS_DIR}; put shared/vectors beside the repository "
+    "or point GIVTCP_VECTORS at it"
+)
 
 
 def load_vectors(relative: str) -> dict:
     """Load one vectors JSON file, or skip the test when shared/vectors is not beside the repo."""
     path = VECTORS_DIR / relative
     if not path.exists():
-        pytest.skip(f"shared vectors not found at {path}")
+        pytest.skip(f"{path.name}: {VECTORS_MISSING}")
     return json.loads(path.read_text())
 
 

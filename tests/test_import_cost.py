@@ -57,7 +57,7 @@ NAMED_TUPLE_MODULES = (
     "givenergy_modbus_codec.model",
     "givtcp.config",
     "givtcp.report",
-    "givtcp.app",
+    "givtcp.reading",
     "outputs",
 )
 
@@ -92,8 +92,10 @@ def unwanted(modules: list[str]) -> list[str]:
 
 
 def test_importing_the_read_path_loads_none_of_the_heavy_modules():
-    modules = loaded_modules(f"import givtcp.app, outputs.json_sink, givtcp.logs\n{_PRINT_MODULES}")
-    assert "givtcp.app" in modules
+    modules = loaded_modules(
+        f"import givtcp.reading, outputs.json_sink, givtcp.logs\n{_PRINT_MODULES}"
+    )
+    assert "givtcp.reading" in modules
     assert unwanted(modules) == []
 
 
@@ -117,7 +119,7 @@ def test_a_whole_json_read_loads_none_of_the_heavy_modules(tmp_path, args):
             f"{_PRINT_MODULES}"
         )
         modules = loaded_modules(code, sim_env(sim.port, tmp_path, REQUEST_SPACING="0"))
-    assert {"givtcp.app", "outputs.json_sink"} <= set(modules)
+    assert {"givtcp.reading", "outputs.json_sink"} <= set(modules)
     assert unwanted(modules) == []
 
 
@@ -173,6 +175,6 @@ def test_the_first_request_goes_out_before_the_decoder_and_report_load(tmp_path)
         at_send = loaded_modules(code, sim_env(sim.port, tmp_path, REQUEST_SPACING="0"))
         first = sim.requests[0].frame
     assert (first.function, first.base, first.count) == (Function.READ_HOLDING, 0, 60)
-    late = ("givtcp.app", "givtcp.report", "givenergy_modbus_codec.model", "outputs")
+    late = ("givtcp.reading", "givtcp.report", "givenergy_modbus_codec.model", "outputs")
     assert [name for name in late if name in at_send] == []
     assert "givenergy_modbus_codec.registers" not in at_send

@@ -30,7 +30,7 @@ from givenergy_modbus_codec.frames import (
 )
 from givenergy_modbus_codec.stream import StreamDecoder
 from tests.codec.test_stream import feed_in_pieces, piece_sizes
-from tests.conftest import capture_files, load_vectors
+from tests.conftest import VECTORS_DIR, VECTORS_MISSING, capture_files, load_vectors
 
 # dewet22 class name -> our frame kind (read responses with error=True are error responses).
 KINDS = {
@@ -310,19 +310,60 @@ def test_capture_in_random_pieces(name: str, sizes: list[int]) -> None:
         assert decoder.pending == 0
 
 
-def test_captures_hold_the_expected_mix() -> None:
-    """Guards the tests above against silently checking nothing."""
-    kinds: dict[str, int] = {}
-    for path in capture_files():
-        for vector in _capture(path.name):
-            frame = decode_frame(bytes.fromhex(vector["hex"]))
-            kinds[frame.kind] = kinds.get(frame.kind, 0) + 1
-    if not kinds:
-        pytest.skip("shared vectors not found")
-    assert kinds == {
-        "read_request": 241,
-        "read_response": 538,
-        "heartbeat": 12,
+# Per capture: its frame total (as shared/vectors/README.md gives it) and the mix of kinds our
+# decoder finds (LAN-config broadcasts, 10, are also named there).
+CAPTURE_MIX: dict[str, dict[str, int]] = {
+    "aio_a__aio_arm612_5min.log.json": {
+        "read_response": 46,
+        "heartbeat": 4,
         "error_response": 1,
         "bad": 1,
-    }
+    },
+    "ems_2_inv_3_bat_a__ac_arm282_1x_givbat512gen3_30min.log.json": {
+        "read_response": 366,
+        "heartbeat": 20,
+        "lan_broadcast": 10,
+    },
+    "ems_2_inv_3_bat_a__ems_arm1036_60s.log.json": {"read_response": 25, "heartbeat": 2},
+    "gateway_2aio_a__gateway_gaaa0014_10min_night.log.json": {
+        "read_response": 309,
+        "heartbeat": 6,
+    },
+    "hybrid_2_bat_a__hybrid_gen1_arm449_0x11_poll_10min.log.json": {
+        "read_request": 241,
+        "read_response": 478,
+        "heartbeat": 8,
+    },
+    "hybrid_gen2_1_bat_a__hybrid_gen2_arm920_60s.log.json": {"read_response": 14},
+    "three_phase_hv_a__giv3hy11_da011_10min.log.json": {"read_response": 115, "heartbeat": 6},
+}
+CAPTURE_TOTALS = {
+    "aio_a__aio_arm612_5min.log.json": 52,
+    "ems_2_inv_3_bat_a__ac_arm282_1x_givbat512gen3_30min.log.json": 396,
+    "ems_2_inv_3_bat_a__ems_arm1036_60s.log.json": 27,
+    "gateway_2aio_a__gateway_gaaa0014_10min_night.log.json": 315,
+    "hybrid_2_bat_a__hybrid_gen1_arm449_0x11_poll_10min.log.json": 727,
+    "hybrid_gen2_1_bat_a__hybrid_gen2_arm920_60s.log.json": 14,
+    "three_phase_hv_a__giv3hy11_da011_10min.log.json": 121,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAPTURE_MIX))
+def test_each_capture_holds_its_expected_mix(name: str) -> None:
+    """Guards the tests above against silently checking nothing, one capture at a time."""
+    if not (VECTORS_DIR / "captures" / name).exists():
+        pytest.skip(f"capture {name} not found: {VECTORS_MISSING}")
+    kinds: dict[str, int] = {}
+    for vector in _capture(name):
+        frame = decode_frame(bytes.fromhex(vector["hex"]))
+        kinds[frame.kind] = kinds.get(frame.kind, 0) + 1
+    assert kinds == CAPTURE_MIX[name]
+    assert sum(kinds.values()) == CAPTURE_TOTALS[name]
+
+
+def test_no_capture_goes_unchecked() -> None:
+    """A capture added to shared/vectors must be given its expected mix above."""
+    names = {p.name for p in capture_files()}
+    if not names:
+        pytest.skip(f"no captures: {VECTORS_MISSING}")
+    assert names <= set(CAPTURE_MIX)

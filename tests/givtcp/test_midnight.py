@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
-from givtcp import app
+from givtcp import reading
 from givtcp.config import Settings
 
 BEFORE_MIDNIGHT = dt.datetime(2026, 6, 21, 23, 50, 0)
@@ -27,7 +27,7 @@ def test_daily_counters_reset_at_midnight_and_are_published(tmp_path):
             request_spacing=0.0,
             hold_seconds=0,
         )
-        evening = app.read_inverter("getCombinedStats", settings).groups
+        evening = reading.read_inverter("getCombinedStats", settings).groups
         before = sim.truth()["input"]
         assert evening["Energy/Today"]["Import Energy Today kWh"] == day_value(before, 26)
         assert evening["Energy/Today"]["Import Energy Today kWh"] > 0
@@ -35,7 +35,7 @@ def test_daily_counters_reset_at_midnight_and_are_published(tmp_path):
         sim.advance(20 * 60)  # 00:10 the next day
         after = sim.truth()["input"]
         assert after[26] < before[26], "the simulator resets its daily counters"
-        morning = app.read_inverter("getCombinedStats", settings).groups
+        morning = reading.read_inverter("getCombinedStats", settings).groups
     assert "Data Quality" not in morning, morning.get("Data Quality")
     assert morning["Energy/Today"]["Import Energy Today kWh"] == day_value(after, 26)
     assert morning["Energy/Today"]["PV Energy Today kWh"] == round((after[17] + after[19]) / 10, 1)

@@ -13,7 +13,7 @@ import pytest
 from givenergy_modbus_codec.errors import TransportError
 from givenergy_modbus_codec.model import decode_battery, decode_inverter
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
-from givtcp import app, report
+from givtcp import reading, report
 from givtcp.config import Settings
 
 NOON = dt.datetime(2026, 6, 21, 12, 30, 0)
@@ -83,7 +83,7 @@ def test_no_wrong_value_published_over_randomized_fault_runs(tmp_path):
         settings = settings._replace(invertor_port=sim.port)
         expected = expected_groups(sim)
         # A cron job's steady state: the first run finds a clean link and records history.
-        first = app.read_inverter("runAll", settings)
+        first = reading.read_inverter("runAll", settings)
         assert wrong_values(first.groups, expected) == []
         published = failed = held = rejected = 0
         for _ in range(RUNS):
@@ -91,7 +91,7 @@ def test_no_wrong_value_published_over_randomized_fault_runs(tmp_path):
             for fault in rng.sample(FAULT_MENU, rng.randint(1, 3)):
                 sim.faults.update(fault)
             try:
-                result = app.read_inverter("runAll", settings)
+                result = reading.read_inverter("runAll", settings)
             except TransportError:
                 failed += 1
                 continue

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from givenergy_modbus_codec.model import decode_inverter
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
-from givtcp import app, quality, report
+from givtcp import quality, reading, report
 from givtcp.config import Settings
 
 NOON = dt.datetime(2026, 6, 21, 12, 0, 0)
@@ -62,7 +62,7 @@ def true_pv_total(sim: Simulator) -> float:
 def test_a_wrong_last_good_total_heals_after_agreeing_reads_over_an_hour(tmp_path):
     with Simulator(SimulatorConfig(seed=5, speed=0.0, start_time=NOON, batteries=1)) as sim:
         settings = settings_for(sim, tmp_path)
-        first = app.read_inverter("runAll", settings)
+        first = reading.read_inverter("runAll", settings)
         truth = true_pv_total(sim)
         assert first.groups[report.GROUP_TOTAL][PV_TOTAL] == truth
         edit_state(tmp_path, lambda entry: entry["values"].update(e_pv_total=truth + 5000))
@@ -70,8 +70,8 @@ def test_a_wrong_last_good_total_heals_after_agreeing_reads_over_an_hour(tmp_pat
         runs = []
         for _ in range(4):
             age_state(tmp_path, 20 * 60)
-            runs.append(app.read_inverter("runAll", settings).groups)
-        after = app.read_inverter("runAll", settings).groups
+            runs.append(reading.read_inverter("runAll", settings).groups)
+        after = reading.read_inverter("runAll", settings).groups
 
     for groups in runs[:3]:
         assert PV_TOTAL not in groups[report.GROUP_TOTAL]
@@ -97,12 +97,12 @@ def test_totals_from_garbled_blocks_never_heal_into_the_output(tmp_path):
     with Simulator(SimulatorConfig(seed=5, speed=0.0, start_time=NOON, batteries=1)) as sim:
         settings = settings_for(sim, tmp_path)
         truth = decode_inverter(sim.truth()["holding"], sim.truth()["input"]).values
-        app.read_inverter("runAll", settings)
+        reading.read_inverter("runAll", settings)
         sim.faults.garbage_values_rate = 1.0
         runs = []
         for _ in range(8):
             age_state(tmp_path, 20 * 60)
-            runs.append(app.read_inverter("runAll", settings))
+            runs.append(reading.read_inverter("runAll", settings))
         (path,) = tmp_path.glob("last-good-*.json")
         state = json.loads(path.read_text())
 

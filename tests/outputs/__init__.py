@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
-from givtcp import app
+from givtcp import publishing, reading
 from givtcp.config import Settings
 from outputs import Publication
 
@@ -47,4 +47,4 @@ def read_publication(sim: Simulator, state: Path, **overrides: Any) -> Publicati
     would make each read take seconds.
     """
     settings = sim_settings(sim, state, **({"request_spacing": 0.0} | overrides))
-    return app.publication(app.read_inverter("runAll", settings))
+    return publishing.publication(reading.read_inverter("runAll", settings))

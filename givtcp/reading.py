@@ -1,24 +1,16 @@
-"""What read.py, write.py and REST.py do, without their command-line or HTTP clothing."""
+"""Reading the inverter: one dongle session, plausibility re-reads, last-good checks, groups."""
 
 # No "from __future__ import annotations": typing.NamedTuple would compile every string
 # annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
-import contextlib
 import datetime as dt
-import json
 import logging
-import os
 import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import (
-    InverterRefused,
-    InverterTimeout,
-    NoValidData,
-    TransportError,
-)
+from givenergy_modbus_codec.errors import InverterTimeout, NoValidData, TransportError
 from givenergy_modbus_codec.model import (
     SERIAL_PATTERN,
     Battery,
@@ -30,8 +22,8 @@ from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.transport import DongleClient
 
 from . import quality, report
+from .batteries import battery_plan, remember_batteries
 from .config import Settings
-from .files import read_text, with_suffix, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -44,49 +36,6 @@ READ_FUNCTIONS: dict[str, str] = {
     "runAll": "everything above merged into one JSON object",
 }
 assert READ_FUNCTIONS.keys() == reader.READ_FUNCTION_BANKS.keys()
-BATTERY_REPROBE_SECONDS = 24 * 3600
-
-
-# -- battery presence ----------------------------------------------------------------------
-
-
-def _state_path(settings: Settings, what: str) -> str:
-    """A per-inverter file in the state folder."""
-    safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
-    return os.path.join(settings.state_folder, f"{what}-{safe}-{settings.invertor_port}.json")
-
-
-def _battery_cache_path(settings: Settings) -> str:
-    return _state_path(settings, "batteries")
-
-
-def battery_plan(settings: Settings) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(known battery addresses to read, addresses to probe) for this run.
-
-    NUM_BATTERIES fixes the count. Otherwise all six addresses are probed once a day and the
-    ones that answered with a valid page are remembered in the state folder.
-    """
-    first = reader.FIRST_BATTERY_ADDRESS
-    if settings.num_batteries is not None:
-        return tuple(range(first, first + settings.num_batteries)), ()
-    try:
-        cached = json.loads(read_text(_battery_cache_path(settings)))
-        if time.time() - cached["probed_at"] < BATTERY_REPROBE_SECONDS:
-            return tuple(cached["addresses"]), ()
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return (), tuple(range(first, first + reader.MAX_BATTERIES))
-
-
-def _remember_batteries(settings: Settings, addresses: list[int]) -> None:
-    try:
-        payload = json.dumps({"probed_at": time.time(), "addresses": addresses})
-        write_atomic(_battery_cache_path(settings), payload)
-    except OSError as exc:
-        log.warning("cannot remember the battery list in %s: %s", settings.state_folder, exc)
-
-
-# -- reading -------------------------------------------------------------------------------
 
 
 class ReadResult(Record):
@@ -283,7 +232,7 @@ def read_inverter(
     with_batteries = function in reader.FUNCTIONS_WITH_BATTERIES
     known, probes = battery_plan(settings) if with_batteries else ((), ())
     started = time.time()
-    state = quality.StateFile(_state_path(settings, "last-good"))
+    state = quality.StateFile(settings.state_file("last-good"))
     snapshot = reader.read_banks(dongle, banks, known, probes)
     if any(label in snapshot.failures for label in _required(banks)):
         reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
@@ -300,7 +249,7 @@ def read_inverter(
         _confirm_counters(dongle, decoded, histories)
         notes = _apply_history(decoded, histories, settings)
     if probes:
-        _remember_batteries(settings, sorted(decoded.batteries))
+        remember_batteries(settings, sorted(decoded.batteries))
     for address, reason in decoded.bad_pages.items():
         if address in known:
             log.warning("battery page at %#04x rejected: %s", address, reason)
@@ -374,209 +323,3 @@ def build_result(
 
 def unreachable_message(exc: TransportError) -> str:
     return f"inverter not read: {exc}"
-
-
-# -- publishing ----------------------------------------------------------------------------
-
-
-def publication(result: ReadResult) -> Any:
-    """The sink-facing view of a read result."""
-    from outputs import Publication
-
-    inverter = result.inverter
-    return Publication(
-        serial=inverter.serial,
-        groups=result.groups,
-        meta=result.meta,
-        device={
-            "manufacturer": "GivEnergy",
-            "model": " ".join(filter(None, (inverter.family, inverter.generation))),
-            "firmware": inverter.firmware,
-        },
-        timestamp=result.timestamp,
-    )
-
-
-def mark_offline(settings: Settings) -> list[str]:
-    """After a failed read, tell MQTT subscribers (Home Assistant) the inverter is offline.
-
-    Returns messages for stderr; the run's exit code stays 1.
-    """
-    if not settings.mqtt_output or not settings.mqtt_address:
-        return []
-    from outputs import OutputError
-    from outputs.mqtt import publish_offline
-
-    try:
-        publish_offline(settings)
-    except OutputError as exc:
-        return [f"mqtt output failed: {exc}"]
-    return []
-
-
-def prepare_outputs(settings: Settings) -> tuple[list[Any], list[str]]:
-    """The enabled sinks, their libraries imported, and one message per sink that cannot
-    start. Separate from publish() so that read.py can do it while the dongle answers."""
-    from outputs import enabled_sinks
-
-    return enabled_sinks(settings)
-
-
-def publish(
-    result: ReadResult,
-    settings: Settings,
-    prepared: tuple[list[Any], list[str]] | None = None,
-) -> list[str]:
-    """Deliver to every enabled sink (``prepared`` by prepare_outputs, or now); one failing
-    sink does not stop the others. Returns one message per failed sink (empty when all
-    delivered).
-    """
-    from outputs import OutputError
-
-    sinks, problems = prepare_outputs(settings) if prepared is None else prepared
-    failures = list(problems)
-    item = publication(result)
-    for sink in sinks:
-        try:
-            sink.publish(item)
-        except OutputError as exc:
-            failures.append(f"{sink.name} output failed: {exc}")
-    return failures
-
-
-# -- writing -------------------------------------------------------------------------------
-
-
-class WriteReport(NamedTuple):
-    """What write.py prints: per register the value asked, the echo and the read-back."""
-
-    function: str
-    rows: list[dict[str, Any]]
-
-    @property
-    def ok(self) -> bool:
-        return all(row.get("ok") for row in self.rows)
-
-    def as_dict(self) -> dict[str, Any]:
-        if self.ok:
-            result = f"{self.function}: success"
-        else:
-            failed = next(row for row in self.rows if not row.get("ok"))
-            result = f"{self.function}: HR{failed['register']} did not read back as asked"
-        return {"result": result, "writes": self.rows}
-
-
-def plan_control(function: str, payload: Any, context: Any = None) -> list[Any]:
-    """Validate and plan without touching the inverter (ValidationError -> exit 2)."""
-    from givenergy_modbus_codec.commands import CONTROL_FUNCTIONS, plan_writes
-
-    spec = CONTROL_FUNCTIONS.get(function)
-    if spec is not None and spec.needs_context and context is None:
-        return []  # planned after the battery size is read from the inverter
-    return plan_writes(function, payload, context)
-
-
-def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
-    """Read the holding registers, write what differs, read every register back.
-
-    Registers already at the asked value are not written again (writes wear the inverter's
-    flash) but are still reported with their read-back. The first register that does not read
-    back as asked stops the sequence; the rest are reported as not sent.
-    """
-    from givenergy_modbus_codec.commands import plan_writes
-
-    with DongleClient(settings.transport_config()) as dongle:
-        snapshot = reader.read_banks(dongle, (reader.HR_0, reader.HR_60))
-        if not snapshot.holding:
-            raise InverterTimeout("could not read the holding registers before writing")
-        inverter = decode_inverter(snapshot.holding, {})
-        writes = plan_writes(function, payload, inverter.context())
-        rows: list[dict[str, Any]] = []
-        stopped = False
-        for write in writes:
-            row: dict[str, Any] = {"register": write.register, "name": write.name}
-            row["value"] = write.value
-            if stopped:
-                rows.append({**row, "sent": False, "ok": False})
-                continue
-            current = snapshot.holding.get(write.register)
-            if current == write.value:
-                rows.append(
-                    {**row, "echo": None, "readback": current, "unchanged": True, "ok": True}
-                )
-                continue
-            try:
-                outcome = dongle.write(write.register, write.value)
-            except InverterRefused as exc:
-                rows.append({**row, "error": str(exc), "ok": False})
-                stopped = True
-                continue
-            snapshot.holding[write.register] = outcome.readback
-            rows.append(
-                {**row, "echo": outcome.echoed, "readback": outcome.readback, "ok": outcome.ok}
-            )
-            stopped = not outcome.ok
-    return WriteReport(function, rows)
-
-
-# -- shared reads (REST) -------------------------------------------------------------------
-
-SHARED_READ_SECONDS = 5.0
-
-
-def _shared_cache_path(settings: Settings, function: str) -> str:
-    return _state_path(settings, f"rest-{function}")
-
-
-def _fresh_cache(path: str, window: float) -> dict[str, Any] | None:
-    try:
-        cached = json.loads(read_text(path))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(cached, dict) or time.time() - cached.get("read_at", 0) > window:
-        return None
-    return cached.get("groups")
-
-
-def read_shared(
-    function: str, settings: Settings, window: float = SHARED_READ_SECONDS
-) -> tuple[dict[str, Any], list[str]]:
-    """Read for a REST request; requests within ``window`` seconds share one inverter read.
-
-    REST workers are separate processes, so the sharing goes through a file per function: the
-    first worker reads (under a per-function lock) and stores the groups; workers that queued
-    behind it find them fresh and answer from them. Returns (groups, output failures).
-    """
-    from givenergy_modbus_codec.transport import DongleLock
-
-    path = _shared_cache_path(settings, function)
-    groups = _fresh_cache(path, window)
-    if groups is not None:
-        return groups, []
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    lock = DongleLock(with_suffix(path, ".lock"), timeout=60.0)
-    lock.acquire()
-    try:
-        groups = _fresh_cache(path, window)
-        if groups is not None:
-            return groups, []
-        try:
-            result = read_inverter(function, settings)
-        except TransportError:
-            for failure in mark_offline(settings):
-                log.warning("%s", failure)
-            raise
-        write_atomic(
-            path, json.dumps({"read_at": time.time(), "groups": result.groups}, default=str)
-        )
-        failures = publish(result, settings)
-        return json.loads(json.dumps(result.groups, default=str)), failures
-    finally:
-        lock.release()
-
-
-def forget_shared_reads(settings: Settings) -> None:
-    """After a write, cached reads are stale: drop them."""
-    for function in READ_FUNCTIONS:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(_shared_cache_path(settings, function))

@@ -1,0 +1,84 @@
+"""Writing controls: validate and plan, write what differs, read every register back."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from givenergy_modbus_codec import reader
+from givenergy_modbus_codec.errors import InverterRefused, InverterTimeout
+from givenergy_modbus_codec.model import decode_inverter
+from givenergy_modbus_codec.transport import DongleClient
+
+from .config import Settings
+
+
+class WriteReport(NamedTuple):
+    """What write.py prints: per register the value asked, the echo and the read-back."""
+
+    function: str
+    rows: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return all(row.get("ok") for row in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.ok:
+            result = f"{self.function}: success"
+        else:
+            failed = next(row for row in self.rows if not row.get("ok"))
+            result = f"{self.function}: HR{failed['register']} did not read back as asked"
+        return {"result": result, "writes": self.rows}
+
+
+def plan_control(function: str, payload: Any, context: Any = None) -> list[Any]:
+    """Validate and plan without touching the inverter (ValidationError -> exit 2)."""
+    from givenergy_modbus_codec.commands import CONTROL_FUNCTIONS, plan_writes
+
+    spec = CONTROL_FUNCTIONS.get(function)
+    if spec is not None and spec.needs_context and context is None:
+        return []  # planned after the battery size is read from the inverter
+    return plan_writes(function, payload, context)
+
+
+def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
+    """Read the holding registers, write what differs, read every register back.
+
+    Registers already at the asked value are not written again (writes wear the inverter's
+    flash) but are still reported with their read-back. The first register that does not read
+    back as asked stops the sequence; the rest are reported as not sent.
+    """
+    from givenergy_modbus_codec.commands import plan_writes
+
+    with DongleClient(settings.transport_config()) as dongle:
+        snapshot = reader.read_banks(dongle, (reader.HR_0, reader.HR_60))
+        if not snapshot.holding:
+            raise InverterTimeout("could not read the holding registers before writing")
+        inverter = decode_inverter(snapshot.holding, {})
+        writes = plan_writes(function, payload, inverter.context())
+        rows: list[dict[str, Any]] = []
+        stopped = False
+        for write in writes:
+            row: dict[str, Any] = {"register": write.register, "name": write.name}
+            row["value"] = write.value
+            if stopped:
+                rows.append({**row, "sent": False, "ok": False})
+                continue
+            current = snapshot.holding.get(write.register)
+            if current == write.value:
+                rows.append(
+                    {**row, "echo": None, "readback": current, "unchanged": True, "ok": True}
+                )
+                continue
+            try:
+                outcome = dongle.write(write.register, write.value)
+            except InverterRefused as exc:
+                rows.append({**row, "error": str(exc), "ok": False})
+                stopped = True
+                continue
+            snapshot.holding[write.register] = outcome.readback
+            rows.append(
+                {**row, "echo": outcome.echoed, "readback": outcome.readback, "ok": outcome.ok}
+            )
+            stopped = not outcome.ok
+    return WriteReport(function, rows)
