@@ -169,10 +169,9 @@ def _zero_serials(data: bytes) -> bytes:
 def redact(data: bytes) -> bytes:
     """``data`` (one frame) with its serials' unit digits zeroed and a valid CRC kept valid."""
     before = decode_frame(data, lenient_requests=True)
-    if isinstance(before, LanBroadcast):
-        body = data[_BODY:-2]
-        return data[:_BODY] + re.sub(rb"[0-9]", b"0", body) + data[-2:]
     out = bytearray(_zero_serials(data))
+    if isinstance(before, LanBroadcast):  # its addresses are private too; the trailer stays
+        out[_BODY:-2] = re.sub(rb"[0-9]", b"0", bytes(out[_BODY:-2]))
     # A request's CRC covers 6 bytes that hold no serial; a response's covers its serials.
     if isinstance(before, ReadResponse | WriteResponse | ErrorResponse):
         out[-2:] = struct.pack("<H", crc16_modbus(bytes(out[_BODY:-2])))
