@@ -223,16 +223,19 @@ EXIT_UNREACHABLE = 1  # README "Exit codes": inverter unreachable
 CAPTURE_HELP = """\
 Record what the dongle sends while read.py (or anything else) polls it, for a bug report.
 The dongle copies every answer to every connected client, so this connects as one more
-client and writes each frame it sees as one line, '[TIMESTAMP] rx|tx HEX' (givenergy-capture/1;
-rx = from the dongle, tx = this recorder's heartbeat replies). Serials are redacted (the last
-three characters of every serial become 000, also inside register values; CRCs recomputed),
-so the file can be shared and replayed:
+client and writes each frame it sees as one line, '[TIMESTAMP] rx|tx HEX'
+(givenergy-capture/1; rx = from the dongle, tx = to it: heartbeat replies, proxied
+requests). Serials are redacted (the last three characters of every serial become 000,
+also inside register values; CRCs recomputed), so the file can be shared and replayed:
 
   python3 -m givenergy_modbus_codec capture --out plant.log --seconds 120 &
   python3 read.py runAll
   python3 -m givenergy_modbus_codec.simulator --replay plant.log
 
-Other clients' requests are not copied by the dongle and are not recorded. The dongle is
+The dongle does not copy other clients' requests; to record them too, --listen PORT makes
+this a pass-through proxy on 127.0.0.1:PORT (0: a free port, printed as 'listening HOST
+PORT'): point read.py at it (INVERTOR_IP=127.0.0.1 INVERTOR_PORT=PORT) and its requests are
+recorded and passed on to the dongle, the dongle's answers passed back. The dongle is
 INVERTOR_IP / INVERTOR_PORT from settings.py or the environment unless --host/--port say.
 Ctrl-C stops early and keeps what was recorded. Exit codes: 0 recorded, 1 the dongle cannot
 be reached, 2 bad usage or settings."""
@@ -241,7 +244,7 @@ be reached, 2 bad usage or settings."""
 def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from pathlib import Path
 
-    from .capture import record_to_file
+    from .capture import proxy_listener, record_to_file
 
     host, port = args.host, args.port
     if host is None:
@@ -257,11 +260,21 @@ def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         host = settings.invertor_ip
         port = settings.invertor_port if port is None else port
     port = 8899 if port is None else port
+    listener = None
+    if args.listen is not None:
+        try:
+            listener = proxy_listener(args.listen)
+        except OSError as exc:
+            parser.error(f"cannot listen on 127.0.0.1:{args.listen}: {exc.strerror or exc}")
+        print(f"listening 127.0.0.1 {listener.getsockname()[1]}", flush=True)
     try:
-        summary = record_to_file(host, port, Path(args.out), args.seconds)
+        summary = record_to_file(host, port, Path(args.out), args.seconds, listener)
     except OSError as exc:
         print(f"cannot record {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    finally:
+        if listener is not None:
+            listener.close()
     how = (
         "interrupted"
         if summary.interrupted
@@ -348,6 +361,13 @@ def build_parser() -> argparse.ArgumentParser:
     capture.add_argument("--host", help="dongle address (default: INVERTOR_IP of the settings)")
     capture.add_argument(
         "--port", type=int, help="dongle port (default: INVERTOR_PORT of the settings, or 8899)"
+    )
+    capture.add_argument(
+        "--listen",
+        type=int,
+        metavar="PORT",
+        help="also be a pass-through proxy on 127.0.0.1:PORT, recording its clients' "
+        "requests (0: any free port, printed as 'listening HOST PORT')",
     )
     capture.set_defaults(run=_cmd_capture)
     return parser

@@ -164,6 +164,44 @@ def test_capture_then_replay_gives_read_py_the_same_values(tmp_path):
     assert replayed.json()["Invertor Details"]["Invertor Serial Number"].endswith("000")
 
 
+def test_capture_as_a_proxy_records_the_requests_too(tmp_path):
+    plant = Simulator(SimulatorConfig(seed=6, speed=0.0, start_time=NOON, batteries=2))
+    plant.start(host="127.0.0.1", port=0)
+    log = tmp_path / "proxied.log"
+    try:
+        recorder = run_capture("--out", str(log), "--seconds", "60", "--host", "127.0.0.1",
+                               "--port", str(plant.port), "--listen", "0")  # fmt: skip
+        assert recorder.stdout is not None
+        word, host, port = recorder.stdout.readline().split()
+        assert (word, host) == ("listening", "127.0.0.1")
+        wait_for(lambda: plant.connections == 1)
+        proxied = run_script("read.py", "runAll", env=sim_env(int(port), tmp_path / "p"))
+        assert proxied.code == 0, proxied.stderr
+        recorder.send_signal(signal.SIGINT)
+        _, stderr = recorder.communicate(timeout=10)
+        assert recorder.returncode == 0, stderr
+        truth = plant.truth()
+    finally:
+        plant.stop()
+    assert len(proxied.json()["Battery Details"]) == 2
+    sent = [
+        decode_frame(bytes.fromhex(line.split()[2]))
+        for line in log.read_text().splitlines()[1:]
+        if line.split()[1] == "tx"
+    ]
+    reads = {(f.device, f.function, f.base) for f in sent if isinstance(f, ReadRequest)}
+    assert {(0x11, Function.READ_HOLDING, 0), (0x11, Function.READ_INPUT, 0)} <= reads
+    assert {(0x32 + k, Function.READ_INPUT, 60) for k in range(6)} <= reads  # probes
+    with Simulator(SimulatorConfig(replay=log, speed=0.0, heartbeat=0.0)) as replay:
+        replayed = run_script("read.py", "runAll", env=sim_env(replay.port, tmp_path / "r"))
+    assert replayed.code == 0, replayed.stderr
+    expected = proxied.stdout
+    plant_serials = truth["plant"]
+    for serial in [plant_serials["inverter_serial"], *plant_serials["battery_serials"]]:
+        expected = expected.replace(serial, serial[:-3] + "000")
+    assert replayed.json() == json.loads(expected)
+
+
 def test_capture_ends_by_itself_after_seconds(tmp_path):
     with Simulator(SimulatorConfig(seed=1, speed=0.0, start_time=NOON, heartbeat=0.2)) as sim:
         started = time.monotonic()
