@@ -38,7 +38,6 @@ from ..frames import (
     MAX_REGISTERS,
     ErrorResponse,
     Function,
-    Heartbeat,
     ReadRequest,
     ReadResponse,
     Request,
@@ -102,13 +101,11 @@ class Replay:
                 requests.add((frame.device, frame.function, frame.base, frame.count))
                 continue
             if item.direction == TO_SERVER or not isinstance(
-                frame, ReadResponse | WriteResponse | ErrorResponse | Heartbeat
+                frame, ReadResponse | WriteResponse | ErrorResponse
             ):
-                ignored[frame.kind] += 1  # bad CRC, null frames, LAN broadcasts, writes sent
+                ignored[frame.kind] += 1  # heartbeats, bad CRC, null, LAN broadcasts, writes
                 continue
-            adapters[frame.adapter_serial] += 1
-            if isinstance(frame, Heartbeat):
-                continue
+            adapters[frame.adapter_serial] += 1  # clients' frames carry their own serial
             serials[frame.device] = frame.inverter_serial
             if isinstance(frame, ErrorResponse):
                 answered.append(frame)

@@ -9,6 +9,7 @@ register tables.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
 from tests.conftest import PROJECT_ROOT, VECTORS_DIR, VECTORS_MISSING, capture_files
 from tests.scripts import run_script, sim_env
 
+from .test_cli import http
 from .wire import RawClient
 
 CAPTURES = VECTORS_DIR / "captures"
@@ -144,6 +146,16 @@ def test_a_write_is_applied_in_memory_and_reads_back(replay):
     client.close()
 
 
+def test_write_py_reads_back_its_write_on_a_replay(replay, tmp_path):
+    sim = replay(capture(GEN2))
+    assert sim.truth()["devices"]["0x11"]["holding"][116] != 57
+    env = sim_env(sim.port, tmp_path, REQUEST_SPACING="0")
+    run = run_script("write.py", "setChargeTarget", '{"chargeToPercent":"57"}', env=env)
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout)["writes"][0]["readback"] == 57
+    assert sim.truth()["devices"]["0x11"]["holding"][116] == 57
+
+
 def test_step_mode_moves_from_the_first_to_the_last_values(replay):
     path = capture(GEN1)
     document = json.loads(path.read_text())
@@ -178,6 +190,32 @@ def test_a_text_log_replays_like_its_json(replay, tmp_path):
     truths = [replay(p).truth() for p in (path, log, bare)]
     assert truths[0]["devices"] == truths[1]["devices"] == truths[2]["devices"]
     assert truths[0]["devices"]["0x11"]["inverter_serial"] == "EA2302G000"
+
+
+def test_cli_serves_a_replay_with_its_control_endpoint():
+    path = capture(GEN2)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "givenergy_modbus_codec.simulator", "--replay", str(path),
+         "--replay-step", "--speed", "0", "--port", "0", "--control-port", "0"],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[2])
+        control = int(proc.stdout.readline().split()[2])
+        truth = http(control, "/truth")
+        assert truth["model"] == "replay" and truth["replay"]["step"] is True
+        assert truth["dongle_serial"] == "WG2302G000"
+        client = RawClient(port)
+        answer, _ = client.ask(ReadRequest(0x32, Function.READ_INPUT, 60, 60))
+        assert [truth["devices"]["0x32"]["input"][str(r)] for r in range(60, 120)] == list(
+            answer.values
+        )
+        client.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
 
 
 def test_cli_refuses_an_unreadable_capture(tmp_path):
