@@ -85,7 +85,7 @@ class Replay:
 
     @classmethod
     def from_frames(cls, captured: list[CapturedFrame], source: str = "capture") -> Replay:
-        times = [c.time for c in captured if c.time is not None]
+        times = [_comparable(c.time) for c in captured if c.time is not None]
         start = min(times) if times else None
         first: dict[FileKey, dict[int, int]] = {}
         last: dict[FileKey, dict[int, int]] = {}
@@ -118,7 +118,8 @@ class Replay:
             for register, value in values.items():
                 first.setdefault(key, {}).setdefault(register, value)
             last.setdefault(key, {}).update(values)
-            offset = 0.0 if item.time is None or start is None else _seconds(item.time - start)
+            when = None if item.time is None else _comparable(item.time)
+            offset = 0.0 if when is None or start is None else (when - start).total_seconds()
             steps.append(Step(offset, key, values))
         if not serials:
             raise CaptureFileError(f"{source}: no answer from an inverter or battery in it")
@@ -135,7 +136,7 @@ class Replay:
             last=last,
             steps=sorted(steps, key=lambda s: s.offset),
             unanswered=unanswered,
-            start=_naive(start) if start is not None else dt.datetime.now().replace(microsecond=0),
+            start=_clock_reading(captured) or dt.datetime.now().replace(microsecond=0),
             frames=len(captured),
             ignored=dict(ignored),
         )
@@ -146,13 +147,18 @@ class Replay:
         return self.steps[-1].offset if self.steps else 0.0
 
 
-def _seconds(delta: dt.timedelta) -> float:
-    return delta.total_seconds()
+def _comparable(when: dt.datetime) -> dt.datetime:
+    """Naive UTC for zoned timestamps, so every line of a file compares (naive ones as is)."""
+    return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
-def _naive(when: dt.datetime) -> dt.datetime:
-    """The capture's own wall-clock reading (the inverter clock has no zone)."""
-    return when.replace(tzinfo=None)
+def _clock_reading(captured: list[CapturedFrame]) -> dt.datetime | None:
+    """The capture's own wall-clock reading at its first timestamp (the inverter clock has
+    no zone)."""
+    times = [c.time for c in captured if c.time is not None]
+    if not times:
+        return None
+    return min(times, key=_comparable).replace(tzinfo=None)
 
 
 class ReplayDevice:
@@ -251,7 +257,7 @@ class ReplayDevice:
         """In step mode, apply the captured frames the clock has passed."""
         if not self.step:
             return
-        elapsed = _seconds(self.clock.now() - self._start)
+        elapsed = (self.clock.now() - self._start).total_seconds()
         steps = self.replay.steps
         while self._applied < len(steps) and steps[self._applied].offset <= elapsed:
             item = steps[self._applied]

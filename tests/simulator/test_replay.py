@@ -8,6 +8,7 @@ register tables.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -16,16 +17,24 @@ from pathlib import Path
 
 import pytest
 
-from givenergy_modbus_codec.capturelog import CapturedFrame, format_line, load_capture
+from givenergy_modbus_codec.capturelog import (
+    TO_CLIENT,
+    CapturedFrame,
+    CaptureFileError,
+    format_line,
+    load_capture,
+)
 from givenergy_modbus_codec.frames import (
     ErrorResponse,
     Function,
+    Heartbeat,
     ReadRequest,
     ReadResponse,
     WriteRequest,
     WriteResponse,
 )
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
+from givenergy_modbus_codec.simulator.replay import Replay
 from tests.conftest import PROJECT_ROOT, VECTORS_DIR, VECTORS_MISSING, capture_files
 from tests.scripts import run_script, sim_env
 
@@ -190,6 +199,22 @@ def test_a_text_log_replays_like_its_json(replay, tmp_path):
     truths = [replay(p).truth() for p in (path, log, bare)]
     assert truths[0]["devices"] == truths[1]["devices"] == truths[2]["devices"]
     assert truths[0]["devices"]["0x11"]["inverter_serial"] == "EA2302G000"
+
+
+def test_replay_of_frames_with_mixed_timestamps_and_of_no_answers():
+    page = ReadResponse(0x11, Function.READ_INPUT, "SA1234G000", 0, (7,) * 60, "WF1234G000")
+    later = page._replace(values=(8,) * 60)
+    zoned = dt.datetime(2026, 6, 5, 12, 0, 10, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    naive = dt.datetime(2026, 6, 5, 11, 0, 0)  # taken as UTC-like: 10 s before ``zoned``
+    result = Replay.from_frames(
+        [CapturedFrame(naive, TO_CLIENT, page.encode()), CapturedFrame(zoned, None, later.encode())]
+    )
+    assert result.duration == 10.0
+    assert result.last[(0x11, Function.READ_INPUT)][0] == 8
+    assert result.first[(0x11, Function.READ_INPUT)][0] == 7
+    beat = Heartbeat("WF1234G000").encode()
+    with pytest.raises(CaptureFileError, match="no answer"):
+        Replay.from_frames([CapturedFrame(None, None, beat)])
 
 
 def test_cli_serves_a_replay_with_its_control_endpoint():
