@@ -4,6 +4,7 @@
     python -m givenergy_modbus_codec request read-holding BASE COUNT [--device 0x11]
     python -m givenergy_modbus_codec request write REGISTER VALUE [--device 0x11]
     python -m givenergy_modbus_codec registers
+    python -m givenergy_modbus_codec capture --out FILE [--seconds N] [--host IP] [--port 8899]
 
 Only the standard library and the codec are imported (no pymodbus): it starts quickly.
 """
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import CodecError
+from .errors import CodecError, GivTCPError
 from .frames import (
     BadFrame,
     CrcForm,
@@ -218,12 +219,95 @@ def _cmd_registers(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     return 0
 
 
+EXIT_UNREACHABLE = 1  # README "Exit codes": inverter unreachable
+CAPTURE_HELP = """\
+Record what the dongle sends while read.py (or anything else) polls it, for a bug report.
+The dongle copies every answer to every connected client, so this connects as one more
+client and writes each frame it sees as one line, '[TIMESTAMP] rx|tx HEX'
+(givenergy-capture/1; rx = from the dongle, tx = to it: heartbeat replies, proxied
+requests). Serials are redacted (the last three characters of every serial become 000,
+also inside register values; CRCs recomputed), so the file can be shared and replayed:
+
+  python3 -m givenergy_modbus_codec capture --out plant.log --seconds 120 &
+  python3 read.py runAll
+  python3 -m givenergy_modbus_codec.simulator --replay plant.log
+
+The dongle does not copy other clients' requests; to record them too, --listen PORT makes
+this a pass-through proxy on 127.0.0.1:PORT (0: a free port, printed as 'listening HOST
+PORT'): point read.py at it (INVERTOR_IP=127.0.0.1 INVERTOR_PORT=PORT) and its requests are
+recorded and passed on to the dongle, the dongle's answers passed back. The dongle is
+INVERTOR_IP / INVERTOR_PORT from settings.py or the environment unless --host/--port say.
+Ctrl-C stops early and keeps what was recorded. Exit codes: 0 recorded, 1 the dongle cannot
+be reached, 2 bad usage or settings."""
+
+
+def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pathlib import Path
+
+    from .capture import proxy_listener, record_to_file
+
+    host, port = args.host, args.port
+    if host is None:
+        try:  # the GivTCP settings, as read.py reads them (absent if the codec is used alone)
+            from givtcp.config import load_settings
+        except ImportError:
+            parser.error("give --host: the GivTCP settings are not available here")
+        try:
+            settings = load_settings()
+            settings.require_inverter()
+        except GivTCPError as exc:
+            parser.error(f"{exc} (or give --host)")
+        host = settings.invertor_ip
+        port = settings.invertor_port if port is None else port
+    port = 8899 if port is None else port
+    listener = None
+    if args.listen is not None:
+        try:
+            listener = proxy_listener(args.listen)
+        except OSError as exc:
+            parser.error(f"cannot listen on 127.0.0.1:{args.listen}: {exc.strerror or exc}")
+        print(f"listening 127.0.0.1 {listener.getsockname()[1]}", flush=True)
+    try:
+        summary = record_to_file(host, port, Path(args.out), args.seconds, listener)
+    except OSError as exc:
+        print(f"cannot record {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    finally:
+        if listener is not None:
+            listener.close()
+    how = (
+        "interrupted"
+        if summary.interrupted
+        else "closed by the dongle"
+        if summary.closed_by_dongle
+        else "done"
+    )
+    print(
+        f"{how}: {summary.frames} frames ({summary.answers} register answers) in "
+        f"{summary.seconds:.0f} s written to {args.out}, serials redacted",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError("seconds must be more than 0 and at most 86400")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m givenergy_modbus_codec",
-        description="Decode and build GivEnergy dongle frames (TCP port 8899), and print the "
-        "register map. Nothing is sent anywhere.",
-        epilog="Exit codes: 0 success, 2 bad usage or a request the dongle would refuse.",
+        description="Decode and build GivEnergy dongle frames (TCP port 8899), print the "
+        "register map, and record a dongle's traffic (capture). Only capture connects "
+        "anywhere; nothing is ever sent to the inverter but heartbeat replies.",
+        epilog="Exit codes: 0 success, 1 (capture) the dongle cannot be reached, 2 bad usage "
+        "or a request the dongle would refuse.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -260,6 +344,32 @@ def build_parser() -> argparse.ArgumentParser:
         "registers", help="print the register map as Markdown (name, encoding, scale, bounds)"
     )
     registers.set_defaults(run=_cmd_registers)
+
+    capture = commands.add_parser(
+        "capture",
+        help="record the dongle's frames into a file that --replay serves (serials redacted)",
+        description=CAPTURE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    capture.add_argument("--out", required=True, metavar="FILE", help="capture file to write")
+    capture.add_argument(
+        "--seconds",
+        type=_seconds,
+        default=300.0,
+        help="stop after this long (default %(default)g; at most a day)",
+    )
+    capture.add_argument("--host", help="dongle address (default: INVERTOR_IP of the settings)")
+    capture.add_argument(
+        "--port", type=int, help="dongle port (default: INVERTOR_PORT of the settings, or 8899)"
+    )
+    capture.add_argument(
+        "--listen",
+        type=int,
+        metavar="PORT",
+        help="also be a pass-through proxy on 127.0.0.1:PORT, recording its clients' "
+        "requests (0: any free port, printed as 'listening HOST PORT')",
+    )
+    capture.set_defaults(run=_cmd_capture)
     return parser
 
 

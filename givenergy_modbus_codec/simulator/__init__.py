@@ -8,7 +8,8 @@ Run it: ``python3 -m givenergy_modbus_codec.simulator --help``. In tests::
 
 Modules: ``models`` (inverter profiles), ``plant`` (physics and register values), ``device``
 (addressing, errors, silence, writes), ``faults``, ``server`` (TCP, fan-out, heartbeats),
-``control`` (HTTP endpoint), ``runner`` (the Simulator API).
+``control`` (HTTP endpoint), ``runner`` (the Simulator API), ``replay`` (a captured plant
+served instead of the model: ``SimulatorConfig(replay=FILE)``).
 """
 
 from .faults import Faults

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 
+from ..capturelog import CaptureFileError
 from .faults import Faults
 from .models import MAX_BATTERIES, MODELS
 from .runner import Simulator, SimulatorConfig
@@ -34,6 +35,12 @@ HR318-320 pause (AC model); HR35-40 set the clock. Point a client at it:
 
   python3 -m givenergy_modbus_codec.simulator --port 8899 -v
   INVERTOR_IP=127.0.0.1 python3 read.py runAll
+
+--replay FILE serves a captured plant instead: the registers seen in a capture
+(givenergy-vectors/1 JSON, or a givenergy-capture/1 log as written by
+'python3 -m givenergy_modbus_codec capture'), at the addresses and with the serials the
+capture answered with; addresses the capture never heard from are silent, other reads it
+cannot answer get an error frame. Writes change the in-memory registers.
 """
 
 EPILOG = """\
@@ -99,6 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="also serve the HTTP/JSON control endpoint on this port (0: any free port; "
         "printed as 'control HOST PORT'); off by default",
+    )
+    replay = p.add_argument_group("replay (instead of the plant model)")
+    replay.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="serve the registers seen in this capture file (a givenergy-vectors/1 JSON or "
+        "a givenergy-capture/1 log): the last value seen of each register, per device "
+        "address and function; silence at addresses that never answered, an error frame "
+        "for reads the capture cannot answer (silence where the capture itself got none); "
+        "writes to registers the capture saw are applied in memory and read back. The "
+        "plant options below are then unused",
+    )
+    replay.add_argument(
+        "--replay-step",
+        action="store_true",
+        help="with --replay: start from the first value seen of each register and apply "
+        "the capture's frames as the clock (--speed) passes their timestamps",
     )
     plant = p.add_argument_group("plant")
     plant.add_argument(
@@ -290,14 +314,23 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         port=args.port,
         control_port=args.control_port,
         faults=faults,
+        replay=args.replay,
+        replay_step=args.replay_step,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.replay_step and args.replay is None:
+        parser.error("--replay-step needs --replay FILE")
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(message)s")
-    sim = Simulator(config_from_args(args))
+    try:
+        sim = Simulator(config_from_args(args))
+    except CaptureFileError as exc:
+        print(f"cannot replay: {exc}", file=sys.stderr)
+        return 2
     try:
         port = sim.start()
     except OSError as exc:

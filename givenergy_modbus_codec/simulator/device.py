@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..frames import (
     MAX_REGISTERS,
@@ -36,6 +36,29 @@ class Reply:
     detail: str
 
 
+class DongleDevice(Protocol):
+    """What the dongle server needs from what sits behind the dongle: the simulated plant
+    (``Device``) or a replayed capture (``replay.ReplayDevice``)."""
+
+    @property
+    def dongle_serial(self) -> str: ...
+
+    @property
+    def inverter_serial(self) -> str: ...
+
+    def now(self) -> dt.datetime: ...
+
+    def advance(self, seconds: float) -> dt.datetime: ...
+
+    def handle(self, request: Request) -> Reply: ...
+
+    def battery_index(self, device: int) -> int | None: ...
+
+    def registers(self, device: int, function: int, base: int, count: int) -> tuple[int, ...]: ...
+
+    def truth(self) -> dict[str, Any]: ...
+
+
 class Device:
     """The inverter and its batteries as seen through the dongle."""
 
@@ -50,6 +73,10 @@ class Device:
     @property
     def dongle_serial(self) -> str:
         return self.plant.dongle_serial
+
+    @property
+    def inverter_serial(self) -> str:
+        return self.plant.inverter_serial
 
     def now(self) -> dt.datetime:
         """The plant clock."""

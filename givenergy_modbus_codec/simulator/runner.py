@@ -11,13 +11,15 @@ import dataclasses
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from .control import ControlServer
-from .device import Device
+from .device import Device, DongleDevice
 from .faults import Faults
 from .models import MAX_BATTERIES, MODELS
+from .replay import ReplayDevice
 from .server import DongleServer, RequestRecord
 
 _START_TIMEOUT = 10.0
@@ -33,7 +35,9 @@ class SimulatorConfig:
     ``heartbeat`` is in wall seconds, 0 disables it. ``strict`` drops malformed requests
     silently (legacy CRC, 0x1b header length) as the All-in-One does; the default lenient
     profile accepts them as hybrid and AC firmware does. ``control_port`` None: no HTTP
-    control endpoint; 0: any free port.
+    control endpoint; 0: any free port. ``replay``: serve the registers of this capture file
+    instead of the plant model (``model``, ``batteries``, ``start_time`` are then unused;
+    ``replay_step`` steps through the capture at ``speed``; see ``replay.py``).
     """
 
     seed: int = 0
@@ -47,6 +51,8 @@ class SimulatorConfig:
     port: int = 0
     control_port: int | None = None
     faults: Faults = field(default_factory=Faults)
+    replay: str | Path | None = None
+    replay_step: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
@@ -74,8 +80,12 @@ class Simulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         cfg = self.config
-        start = cfg.start_time or dt.datetime.now().replace(microsecond=0)
-        self.device = Device(MODELS[cfg.model], cfg.batteries, cfg.seed, start, cfg.speed)
+        self.device: DongleDevice
+        if cfg.replay is not None:
+            self.device = ReplayDevice.from_file(cfg.replay, step=cfg.replay_step, speed=cfg.speed)
+        else:
+            start = cfg.start_time or dt.datetime.now().replace(microsecond=0)
+            self.device = Device(MODELS[cfg.model], cfg.batteries, cfg.seed, start, cfg.speed)
         self.faults: Faults = dataclasses.replace(cfg.faults)
         self._server = DongleServer(
             self.device, self.faults, heartbeat=cfg.heartbeat, strict=cfg.strict, seed=cfg.seed
@@ -164,6 +174,10 @@ class Simulator:
 
     def truth(self) -> dict[str, Any]:
         """Snapshot of the TRUE state (never fault-injected), synchronised to the clock.
+
+        A replay gives "time", "model" ("replay"), "replay" (file, frames, step),
+        "dongle_serial" and "devices" {"0x11": {"inverter_serial", "holding", "input"}, ...};
+        the plant model gives:
 
         Keys: "time" (datetime), "model", "holding" {addr: raw} (implemented registers,
         HR35-40 = clock), "input" {addr: raw} (IR 0-59, 120-239), "batteries" {device address:

@@ -31,7 +31,7 @@ from ..frames import (
     WriteRequest,
 )
 from ..stream import StreamDecoder
-from .device import Device
+from .device import DongleDevice
 from .faults import PHANTOM_SHAPES, FaultPlan, Faults
 from .models import FIRST_BATTERY
 
@@ -99,10 +99,10 @@ class _Connection:
 
 
 class DongleServer:
-    """Serves one Device to any number of TCP clients."""
+    """Serves one device (a simulated plant or a replayed capture) to any number of TCP clients."""
 
     def __init__(
-        self, device: Device, faults: Faults, *, heartbeat: float, strict: bool, seed: int
+        self, device: DongleDevice, faults: Faults, *, heartbeat: float, strict: bool, seed: int
     ) -> None:
         self.device = device
         self.faults = faults
@@ -325,12 +325,13 @@ class DongleServer:
         if shape is None:
             return None
         device, function, base, count = shape
-        values = self.plan.phantom_values(
-            function, base, self.device.registers(device, function, base, count)
-        )
-        plant = self.device.plant
+        try:
+            registers = self.device.registers(device, function, base, count)
+        except KeyError:  # a replayed capture without that block
+            return None
+        values = self.plan.phantom_values(function, base, registers)
         return ReadResponse(
-            device, function, plant.inverter_serial, base, values, plant.dongle_serial
+            device, function, self.device.inverter_serial, base, values, self.device.dongle_serial
         )
 
     def _fan_out(self, frames: list[bytes]) -> None:

@@ -52,7 +52,8 @@ def test_help_explains_every_option():
     )
     assert result.returncode == 0
     options = ["--host", "--port", "--control-port", "--model", "--batteries", "--seed",
-               "--speed", "--start-time", "--heartbeat", "--strict", "--verbose"]  # fmt: skip
+               "--speed", "--start-time", "--heartbeat", "--strict", "--verbose",
+               "--replay", "--replay-step"]  # fmt: skip
     options += [f"--{f.name.replace('_', '-')}" for f in dataclasses.fields(Faults)]
     missing = [o for o in options if o not in result.stdout]
     assert missing == []
