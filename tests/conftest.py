@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,3 +30,13 @@ def load_vectors(relative: str) -> dict:
 def capture_files() -> list[Path]:
     """The real capture files (empty list when shared/vectors is absent)."""
     return sorted((VECTORS_DIR / "captures").glob("*.json")) if VECTORS_DIR.exists() else []
+
+
+def capture_params() -> list[Any]:
+    """capture_files() for ``parametrize``. Without captures, one value that skips saying what
+    is missing and how to provide it (an empty list skips as "got empty parameter set")."""
+    files: list[Any] = capture_files()
+    if files:
+        return files
+    skip = pytest.mark.skip(reason=f"no captures: {VECTORS_MISSING}")
+    return [pytest.param(None, id="no-captures", marks=skip)]

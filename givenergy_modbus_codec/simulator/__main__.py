@@ -288,6 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore write requests: not applied, not answered (as some AC models do)",
     )
+    f.add_argument(
+        "--readback-mismatch",
+        action="store_true",
+        help="echo writes as asked but do not apply them, so the read-back differs",
+    )
+    f.add_argument(
+        "--echo-mismatch",
+        action="store_true",
+        help="apply writes but echo them with another value (the stored one plus 1)",
+    )
     log = p.add_argument_group("logging")
     log.add_argument(
         "-v",

@@ -21,6 +21,7 @@ from ..frames import (
     ReadRequest,
     ReadResponse,
     Request,
+    WriteResponse,
     answers,
 )
 from ..registers import Bank, by_name
@@ -54,6 +55,8 @@ class Faults:
     garbage_values_rate: float = 0.0  # absurd values with a valid CRC ("Pattern A")
     silent: bool = False  # accept connections and requests, never answer
     drop_writes: bool = False  # writes neither applied nor answered (as a Gen2 AC 3001 does)
+    readback_mismatch: bool = False  # writes echoed as asked but not applied (read-back differs)
+    echo_mismatch: bool = False  # writes applied but echoed with another value (echo differs)
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Set several fields, checking names, types and ranges (the control endpoint uses it)."""
@@ -211,6 +214,12 @@ class FaultPlan:
             if values != frame.values:
                 return frame._replace(values=values), "garbage values"
         return frame, ""
+
+    def mangle_write(self, frame: Frame) -> tuple[Frame, str]:
+        """A write echo carrying another value than the one stored (echo_mismatch)."""
+        if not isinstance(frame, WriteResponse) or not self.faults.echo_mismatch:
+            return frame, ""
+        return frame._replace(value=(frame.value + 1) & 0xFFFF), "echo_mismatch"
 
     def corrupt(self, data: bytes) -> tuple[bytes, bool]:
         """Flip the CRC of an encoded transparent frame at crc_error_rate."""

@@ -29,9 +29,10 @@ from ..frames import (
     ReadResponse,
     Request,
     WriteRequest,
+    WriteResponse,
 )
 from ..stream import StreamDecoder
-from .device import DongleDevice
+from .device import DongleDevice, Reply
 from .faults import PHANTOM_SHAPES, FaultPlan, Faults
 from .models import FIRST_BATTERY
 
@@ -284,7 +285,7 @@ class DongleServer:
             # own work included: the latency a client sees is the configured one, on any CPU.
             started = time.monotonic()
             delay = self.plan.delay()
-            reply = self.device.handle(request)
+            reply = self._unapplied_write(request) or self.device.handle(request)
             faulty = None if reply.frame is None else self._with_faults(request, reply.frame)
             await asyncio.sleep(max(0.0, started + delay - time.monotonic()))
             if faulty is None:
@@ -310,10 +311,26 @@ class DongleServer:
         answer, mangled = self.plan.mangle(request, answer)
         if mangled:
             applied.append(mangled)
+        answer, mangled = self.plan.mangle_write(answer)
+        if mangled:
+            applied.append(mangled)
         data, corrupted = self.plan.corrupt(answer.encode())
         if corrupted:
             applied.append("crc")
         return [*(frame.encode() for frame in before), data], applied
+
+    def _unapplied_write(self, request: Request) -> Reply | None:
+        """readback_mismatch: echo the asked value but store nothing, so the read-back differs."""
+        if not (self.faults.readback_mismatch and isinstance(request, WriteRequest)):
+            return None
+        echo = WriteResponse(
+            request.device,
+            self.device.inverter_serial,
+            request.register,
+            request.value,
+            self.device.dongle_serial,
+        )
+        return Reply("answered", echo, "readback_mismatch fault: not applied")
 
     def _phantom(self, request: Request) -> ReadResponse | None:
         shapes = [

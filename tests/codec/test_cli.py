@@ -17,7 +17,7 @@ import pytest
 from givenergy_modbus_codec.__main__ import main
 from tests.codec.test_frames import E1, E3, E6, E7, E8, E9, E10
 from tests.codec.test_vectors import reference_fields
-from tests.conftest import PROJECT_ROOT, capture_files, load_vectors
+from tests.conftest import PROJECT_ROOT, capture_params, load_vectors
 
 BATCH = 300  # frames per subprocess: well under the kernel's argument-size limits
 
@@ -279,7 +279,7 @@ def _decode_batches(hexes: list[str]) -> list[list[dict[str, Any]]]:
     return per_frame
 
 
-@pytest.mark.parametrize("path", capture_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", capture_params(), ids=lambda p: p.name)
 def test_cli_agrees_with_every_captured_frame(path: Path) -> None:
     vectors = load_vectors(str(Path("captures") / path.name))["vectors"]
     outputs = _decode_batches([v["hex"] for v in vectors])

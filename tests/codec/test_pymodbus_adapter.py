@@ -63,7 +63,7 @@ from tests.codec.test_frames import (
     requests,
     responses,
 )
-from tests.conftest import capture_files, load_vectors
+from tests.conftest import capture_params, load_vectors
 
 CLIENT, SERVER = False, True
 READ_REQUESTS = {0x03: GivEnergyReadHoldingRequest, 0x04: GivEnergyReadInputRequest}
@@ -274,7 +274,7 @@ def test_server_framer_returns_requests_and_heartbeats() -> None:
 # Real captures through the framer
 
 
-@pytest.mark.parametrize("path", capture_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", capture_params(), ids=lambda p: p.name)
 def test_capture_responses_through_the_client_framer(path: Path) -> None:
     """Each recorded response, announced by the request it answers, comes out as a PDU with the
     recorded values; bad frames come out as nothing."""
@@ -301,7 +301,7 @@ def test_capture_responses_through_the_client_framer(path: Path) -> None:
     assert delivered > 0
 
 
-@pytest.mark.parametrize("path", capture_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", capture_params(), ids=lambda p: p.name)
 def test_capture_requests_through_the_server_framer(path: Path) -> None:
     framer = GivEnergyFramer(GivEnergyDecodePDU(is_server=SERVER))
     for vector in load_vectors(str(Path("captures") / path.name))["vectors"]:

@@ -54,6 +54,10 @@ def test_combined_stats_from_real_gen1_dump():
     assert groups["Invertor Details"]["Invertor Temperature"] == _s16(ir[41]) / 10
 
 
+# registers.md §10.2 "Mode decode": mode -> (HR110, HR27, HR59)
+V1_MODE = {(4, 1, 0): 1, (100, 1, 1): 3, (4, 0, 1): 4, (4, 1, 1): 5}
+
+
 def test_modes_and_times_from_real_dump():
     inverter, hr, _ = _real_inverter()
     entries = report.timeslot_entries() + report.control_entries()
@@ -63,7 +67,7 @@ def test_modes_and_times_from_real_dump():
     assert slots["Charge end time slot 1"] == f"{hr[95]:04d}"
     assert slots["Discharge start time slot 1"] == f"{hr[56]:04d}"
     control = groups["Control"]
-    assert control["Mode"] == report.MODES.get((hr[110], hr[27], hr[59]), "unknown")
+    assert control["Mode"] == V1_MODE.get((hr[110], hr[27], hr[59]), "unknown")
     assert control["Target SOC"] == hr[116]
     assert control["Battery Power Reserve"] == hr[114]
     assert control["Charge Schedule State"] == ("Active" if hr[96] else "Paused")

@@ -73,18 +73,56 @@ def test_entity_ids_follow_the_serial_and_key(pub):
     assert cells["unique_id"] == f"givtcp_{serial}_{battery.lower()}_battery_cells_1_4_temperature"
 
 
-def test_units_and_classes_are_the_report_metadata(pub):
+# Differences of counters (registers.md §10.1: Load = formula with subtractions, Self
+# Consumption = PV - Export, Import for Load = IR26 - IR35) can dip; sums of counters cannot.
+DIPPING = {
+    "Load Energy Today kWh",
+    "Load Energy Total kWh",
+    "Self Consumption Energy Today kWh",
+    "Self Consumption Energy Total kWh",
+    "Import for Load Energy Today kWh",
+}
+CONTROL_PERCENT = {"Battery Power Reserve", "Battery SOC Reserve", "Target SOC"}  # HR114/110/116
+
+
+def expected_fields(group: str, key: str) -> tuple[str | None, str | None, str | None]:
+    """(unit_of_measurement, device_class, state_class) worked out from the key alone, with
+    Home Assistant's sensor documentation: each device class with its unit (energy kWh, power
+    W, battery %, temperature °C, voltage V, current A); energy sensors take state_class
+    total_increasing, or total when the value may fall; other numbers are measurements."""
+    if group.startswith("Energy/") or key.endswith("Energy Total kWh"):
+        return "kWh", "energy", "total" if key in DIPPING else "total_increasing"
+    if key in CONTROL_PERCENT:
+        return "%", None, "measurement"  # settings, not battery levels
+    for suffix, unit, device_class in [
+        ("SOC", "%", "battery"),
+        ("Temperature", "°C", "temperature"),
+        ("Voltage", "V", "voltage"),
+        ("Voltage Sum", "V", "voltage"),
+        ("Current", "A", "current"),
+        (" Ah", "Ah", None),  # Home Assistant has no charge device class
+    ]:
+        if key.endswith(suffix):
+            return unit, device_class, "measurement"
+    if group.startswith("Power"):
+        return "W", "power", "measurement"
+    if key == "Battery Cycles":
+        return None, None, "total_increasing"
+    return None, None, None  # text, times, serials, settings
+
+
+def test_units_and_classes_follow_home_assistants_sensor_docs(pub):
     checked = 0
     found = by_state_topic(pub)
     for value in state_values(pub, ROOT):
         config = found.get(value.topic)
-        entry = pub.meta.get((value.group, value.key))
         if config is None or isinstance(value.value, bool):
             continue
+        unit, device_class, state_class = expected_fields(value.group, value.key)
         expected = {
-            "unit_of_measurement": getattr(entry, "unit", None),
-            "device_class": getattr(entry, "device_class", None),
-            "state_class": getattr(entry, "state_class", None),
+            "unit_of_measurement": unit,
+            "device_class": device_class,
+            "state_class": state_class,
         }
         assert {k: config.get(k) for k in expected} == expected, value.topic
         checked += 1
