@@ -287,10 +287,12 @@ def hold(
     history: History,
     now: float,
     hold_seconds: float,
+    inverter_time: str | None = None,
 ) -> dict[str, str]:
     """Put back the last good value of each rejected name seen within ``hold_seconds``.
 
-    Mutates ``values``; returns name -> why it is held.
+    A daily counter is not held across midnight (``inverter_time``: the inverter clock now):
+    yesterday's count is not today's. Mutates ``values``; returns name -> why it is held.
     """
     held: dict[str, str] = {}
     if hold_seconds <= 0:
@@ -299,10 +301,19 @@ def hold(
         if name not in history.values:
             continue
         age = now - history.seen_at.get(name, 0.0)
-        if age <= hold_seconds:
-            values[name] = history.values[name]
-            held[name] = f"last good value from {age:.0f} s ago held; now {reason}"
+        if age > hold_seconds or not _same_day(name, inverter_time, age):
+            continue
+        values[name] = history.values[name]
+        held[name] = f"last good value from {age:.0f} s ago held; now {reason}"
     return held
+
+
+def _same_day(name: str, inverter_time: str | None, age: float) -> bool:
+    """False for a daily counter last seen on an earlier inverter date than now's."""
+    if COUNTERS.get(name, ("", False))[0] != "day" or not inverter_time:
+        return True
+    clock = dt.datetime.fromisoformat(inverter_time)
+    return (clock - dt.timedelta(seconds=age)).date() == clock.date()
 
 
 def remember(

@@ -181,11 +181,12 @@ def _clean_readings(model: Inverter | Battery, names: Iterable[str]) -> dict[str
 
 def _apply_history(
     decoded: _Decoded, histories: dict[str, quality.History], settings: Settings
-) -> dict[str, dict[str, str]]:
+) -> tuple[dict[str, dict[str, str]], dict[str, float]]:
     """Check counters against the last good run (re-baselining those that have consistently
     disagreed with it), hold fresh last-good values, remember this run's good ones.
 
-    Returns the quality notes: "held" and "rebaselined" values, keyed like the rejected ones.
+    Returns the quality notes ("held" and "rebaselined" values, keyed like the rejected ones)
+    and the inverter's held values -> when they were read (never mixed with fresh ones).
     """
     now = time.time()
     inverter = decoded.inverter
@@ -193,6 +194,7 @@ def _apply_history(
     system_time = inverter.system_time or dt.datetime.now().replace(microsecond=0)
     clock = system_time.isoformat()
     notes: dict[str, dict[str, str]] = {"held": {}, "rebaselined": {}}
+    held_at: dict[str, float] = {}
     models: list[tuple[str, Inverter | Battery, str]] = [(_inverter_key(decoded), inverter, "")]
     models += [(_battery_key(b), b, f"battery {b.serial} ") for b in decoded.batteries.values()]
     for key, model, label in models:
@@ -205,14 +207,18 @@ def _apply_history(
             log.warning("%s%s %s", label, name, why)
             notes["rebaselined"][f"{label}{name}"] = why
         _reject(model, rejected)
-        model_held = quality.hold(model.values, model.invalid, history, now, settings.hold_seconds)
+        model_held = quality.hold(
+            model.values, model.invalid, history, now, settings.hold_seconds, clock
+        )
         for name in model_held:
             model.invalid.pop(name)
+            if model is inverter:
+                held_at[name] = history.seen_at.get(name, 0.0)
         histories[key] = quality.remember(
             history, model.values, model_held, now, clock, challengers
         )
         notes["held"].update({f"{label}{name}": why for name, why in model_held.items()})
-    return notes
+    return notes, held_at
 
 
 def read_inverter(
@@ -247,7 +253,7 @@ def read_inverter(
         decoded = _decode(snapshot)
     with state.locked() as histories:
         _confirm_counters(dongle, decoded, histories)
-        notes = _apply_history(decoded, histories, settings)
+        notes, held_at = _apply_history(decoded, histories, settings)
     if probes:
         remember_batteries(settings, sorted(decoded.batteries))
     for address, reason in decoded.bad_pages.items():
@@ -260,6 +266,7 @@ def read_inverter(
         snapshot,
         settings.print_raw,
         started,
+        held_at,
     )
     for address, reason in decoded.bad_pages.items():
         if address in known:
@@ -289,6 +296,7 @@ def build_result(
     snapshot: reader.RegisterSnapshot,
     print_raw: bool,
     timestamp: float,
+    held: dict[str, float] | None = None,
 ) -> ReadResult:
     entries: list[report.Entry] = []
     if function in ("getCombinedStats", "runAll"):
@@ -299,7 +307,7 @@ def build_result(
         entries += report.timeslot_entries()
     if function in ("getModesandTimes", "runAll"):
         entries += report.control_entries()
-    groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid)
+    groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid, held)
     details = report.inverter_details(inverter, full=function != "getCombinedStats")
     if function != "getTimeslots":
         groups.setdefault(report.GROUP_DETAILS, {}).update(details)
