@@ -112,20 +112,35 @@ def _confirm_counters(
     decoded: _Decoded,
     histories: dict[str, quality.History],
 ) -> None:
-    """Counters with no history yet (the first run) cannot be checked against the past: read
-    their banks once more and keep only values that both reads agree on."""
+    """Counters with no history yet (the first run) cannot be checked against the past. A
+    garbling dongle repeats its garbage, so agreeing reads prove nothing about a read that
+    showed implausible values: such counters are not trusted at all. The others are read once
+    more, and only values that both reads agree on are kept."""
     new_counters = {
         name
         for name in decoded.inverter.values
         if name in quality.COUNTERS
         and name not in histories.get(_inverter_key(decoded), quality.History()).values
     }
-    banks = {reader.bank_of(name) for name in new_counters} - {None}
-    addresses = tuple(
-        address
-        for address, battery in decoded.batteries.items()
-        if not histories.get(_battery_key(battery), quality.History()).values
+    tainted = sorted(
+        name
+        for name in decoded.inverter.invalid
+        if (bank := reader.bank_of(name)) is not None and bank.function == reader.IR_0.function
     )
+    if new_counters and tainted:
+        _reject(decoded.inverter, dict.fromkeys(new_counters, _untrusted(tainted)))
+        new_counters = set()
+    banks = {reader.bank_of(name) for name in new_counters} - {None}
+    addresses = []
+    for address, battery in decoded.batteries.items():
+        if histories.get(_battery_key(battery), quality.History()).values:
+            continue
+        if battery.invalid:
+            counters = [n for n in battery.values if n in quality.COUNTERS]
+            _reject(battery, dict.fromkeys(counters, _untrusted(sorted(battery.invalid))))
+        else:
+            addresses.append(address)
+    addresses = tuple(addresses)
     if not banks and not addresses:
         return
     ordered = tuple(b for b in (reader.IR_0, reader.IR_180) if b in banks)
@@ -154,6 +169,14 @@ def _confirm_counters(
                 *(r.batteries[address].values for r in rereads if address in r.batteries),
             ),
         )
+
+
+def _untrusted(tainted: list[str]) -> str:
+    shown = ", ".join(tainted[:3]) + (f" and {len(tainted) - 3} more" if len(tainted) > 3 else "")
+    return (
+        f"no last good value to check it against, and this read held implausible values "
+        f"({shown}): a first reading is trusted only from clean blocks"
+    )
 
 
 def _reject(model: Inverter | Battery, reasons: dict[str, str]) -> None:
