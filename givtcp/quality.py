@@ -85,7 +85,7 @@ class Challenger(NamedTuple):
 class History(Record):
     """Last good values of one inverter (and its batteries), with when each was seen."""
 
-    _fields = ("values", "seen_at", "inverter_time", "challengers")
+    _fields = ("values", "seen_at", "inverter_time", "challengers", "address")
     __slots__ = _fields
 
     def __init__(
@@ -94,11 +94,14 @@ class History(Record):
         seen_at: dict[str, float] | None = None,
         inverter_time: str | None = None,
         challengers: dict[str, Challenger] | None = None,
+        address: int | None = None,
     ) -> None:
         self.values: dict[str, Any] = {} if values is None else values
         self.seen_at: dict[str, float] = {} if seen_at is None else seen_at
         self.inverter_time = inverter_time  # ISO inverter clock at the last good read
         self.challengers: dict[str, Challenger] = {} if challengers is None else challengers
+        # a battery's device address: finds its last good values when its page is garbled
+        self.address = address
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +109,7 @@ class History(Record):
             "seen_at": self.seen_at,
             "inverter_time": self.inverter_time,
             "challengers": {name: list(c) for name, c in self.challengers.items()},
+            "address": self.address,
         }
 
     @classmethod
@@ -138,7 +142,10 @@ class History(Record):
                 _number(f, f"challengers.{name}") for f in fields
             )
             challengers[name] = Challenger(value, first_seen, last_seen, int(reads))
-        return cls(dict(values), seen_at, inverter_time, challengers)
+        address = data.get("address")
+        if address is not None and (isinstance(address, bool) or not isinstance(address, int)):
+            raise ValueError(f"address is {_shown(address)}")
+        return cls(dict(values), seen_at, inverter_time, challengers, address)
 
 
 def _shown(value: Any) -> str:
@@ -308,6 +315,18 @@ def hold(
     return held
 
 
+def hold_page(history: History, now: float, hold_seconds: float) -> dict[str, Any]:
+    """A rejected battery page's last good values seen within ``hold_seconds`` (all of them
+    came from the same kind of page, so they are held together, as the page they replace)."""
+    if hold_seconds <= 0:
+        return {}
+    return {
+        name: value
+        for name, value in history.values.items()
+        if now - history.seen_at.get(name, 0.0) <= hold_seconds
+    }
+
+
 def _same_day(name: str, inverter_time: str | None, age: float) -> bool:
     """False for a daily counter last seen on an earlier inverter date than now's."""
     if COUNTERS.get(name, ("", False))[0] != "day" or not inverter_time:
@@ -332,6 +351,7 @@ def remember(
         {**history.seen_at, **dict.fromkeys(good, now)},
         history.inverter_time,
         {n: c for n, c in history.challengers.items() if n not in good},
+        history.address,
     )
     updated.challengers.update(challengers or {})
     if inverter_time:

@@ -220,6 +220,7 @@ def _apply_history(
     held_at: dict[str, float] = {}
     models: list[tuple[str, Inverter | Battery, str]] = [(_inverter_key(decoded), inverter, "")]
     models += [(_battery_key(b), b, f"battery {b.serial} ") for b in decoded.batteries.values()]
+    addresses = {_battery_key(b): a for a, b in decoded.batteries.items()}
     for key, model, label in models:
         history = histories.get(key, quality.History())
         rejected = quality.check_counters(model.values, history, now, clock, rated)
@@ -240,8 +241,42 @@ def _apply_history(
         histories[key] = quality.remember(
             history, model.values, model_held, now, clock, challengers
         )
+        histories[key].address = addresses.get(key, histories[key].address)
         notes["held"].update({f"{label}{name}": why for name, why in model_held.items()})
+    notes["held"].update(_hold_pages(decoded, histories, now, settings.hold_seconds))
     return notes, held_at
+
+
+def _hold_pages(
+    decoded: _Decoded, histories: dict[str, quality.History], now: float, hold_seconds: float
+) -> dict[str, str]:
+    """A battery page rejected as a whole (all zeros, garbled) carries no usable serial: the
+    battery last seen at that address keeps its fresh last good values, as any held value.
+    Moves those pages from ``decoded.bad_pages`` to ``decoded.batteries``; returns the notes."""
+    notes: dict[str, str] = {}
+    present = {_battery_key(b) for b in decoded.batteries.values()}
+    for address, reason in list(decoded.bad_pages.items()):
+        candidates = [
+            (max(h.seen_at.values(), default=0.0), key)
+            for key, h in histories.items()
+            if key.startswith("battery:") and h.address == address and key not in present
+        ]
+        if not candidates:
+            continue
+        last_seen, key = max(candidates)
+        values = quality.hold_page(histories[key], now, hold_seconds)
+        if "serial_number" not in values:
+            continue
+        decoded.batteries[address] = Battery(values=values, invalid={}, registers={})
+        del decoded.bad_pages[address]
+        notes[f"battery {values['serial_number']}"] = (
+            f"page at {address:#04x} rejected ({reason}); its last good values from "
+            f"{now - last_seen:.0f} s ago held"
+        )
+    ordered = sorted(decoded.batteries.items())  # by address, as read
+    decoded.batteries.clear()
+    decoded.batteries.update(ordered)
+    return notes
 
 
 def read_inverter(
