@@ -171,6 +171,33 @@ def _confirm_counters(
         )
 
 
+def _settle_serial(inverter: Inverter, histories: dict[str, quality.History]) -> dict[str, str]:
+    """A serial still garbled after the re-reads is never published nor used (it names the
+    MQTT topics, the client and the state): the serial last read right at this address
+    stands in for it, or, with none remembered, it is left out. Returns the "held" note."""
+    serial = inverter.serial
+    if serial is None or SERIAL_PATTERN.fullmatch(serial):
+        return {}
+    why = (
+        f"{serial!r} does not match [A-Z]{{2}}\\d{{4}}[A-Z]\\d{{3}} after {BLOCK_RETRIES + 1} reads"
+    )
+    remembered = [
+        (h.seen_at.get("serial_number", 0.0), h.values["serial_number"])
+        for key, h in histories.items()
+        if key.startswith("inverter:")
+        and isinstance(h.values.get("serial_number"), str)
+        and SERIAL_PATTERN.fullmatch(h.values["serial_number"])
+    ]
+    del inverter.values["serial_number"]
+    if not remembered:
+        inverter.invalid["serial_number"] = f"{why}; no serial remembered: left out"
+        log.warning("inverter serial %s; none remembered, left out", why)
+        return {}
+    inverter.values["serial_number"] = max(remembered)[1]
+    log.warning("inverter serial %s; the remembered %s used", why, inverter.serial)
+    return {"serial_number": f"{why}; the serial remembered from the last good read used"}
+
+
 def _untrusted(tainted: list[str]) -> str:
     shown = ", ".join(tainted[:3]) + (f" and {len(tainted) - 3} more" if len(tainted) > 3 else "")
     return (
@@ -244,6 +271,8 @@ def _apply_history(
         histories[key].address = addresses.get(key, histories[key].address)
         notes["held"].update({f"{label}{name}": why for name, why in model_held.items()})
     notes["held"].update(_hold_pages(decoded, histories, now, settings.hold_seconds))
+    if inverter.serial is None:  # no identity: nothing of this read is kept for it
+        histories.pop(_inverter_key(decoded), None)
     return notes, held_at
 
 
@@ -310,8 +339,10 @@ def read_inverter(
         reader.read_again(dongle, suspects, snapshot)
         decoded = _decode(snapshot)
     with state.locked() as histories:
+        serial_note = _settle_serial(decoded.inverter, histories)
         _confirm_counters(dongle, decoded, histories)
         notes, held_at = _apply_history(decoded, histories, settings)
+        notes["held"].update(serial_note)
     if probes:
         remember_batteries(settings, sorted(decoded.batteries))
     for address, reason in decoded.bad_pages.items():
@@ -329,6 +360,9 @@ def read_inverter(
     for address, reason in decoded.bad_pages.items():
         if address in known:
             result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
+    if "serial_number" in decoded.inverter.invalid:
+        why = decoded.inverter.invalid["serial_number"]
+        result.rejected[f"{report.GROUP_DETAILS}/Invertor Serial Number"] = why
     for kind, names in notes.items():
         if names:
             result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names
