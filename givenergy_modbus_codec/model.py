@@ -271,6 +271,12 @@ class Battery(NamedTuple):
 _RATED_REGISTERS = tuple(r for r in INPUT_REGISTERS if r.rated)
 
 
+# Families with a high-voltage battery stack (families.md): the register table's battery
+# voltage bound fits the 51.2 V packs of LV models; an All-in-One reads ~313 V there.
+_HV_FAMILIES = frozenset({"All-in-One", "HV hybrid", "Three-phase hybrid", "Three-phase AC"})
+_HV_BATTERY_MAX_V = 1000.0
+
+
 def decode_inverter(holding: Mapping[int, int], input: Mapping[int, int]) -> Inverter:
     """Decode whatever holding and input registers were read (missing banks are skipped)."""
     values, invalid = _decode_table(HOLDING_REGISTERS, holding)
@@ -278,8 +284,24 @@ def decode_inverter(holding: Mapping[int, int], input: Mapping[int, int]) -> Inv
     values.update(input_values)
     invalid.update(input_invalid)
     inverter = Inverter(values=values, invalid=invalid)
+    _check_hv_battery(inverter, input)
     _check_ratings(inverter)
     return inverter
+
+
+def _check_hv_battery(inverter: Inverter, input: Mapping[int, int]) -> None:
+    """Accept an HV stack's battery voltage (up to 1000 V) on the families that have one: a
+    value every read of such a model fails must not mark its blocks as garbled."""
+    if inverter.family not in _HV_FAMILIES or "v_battery" not in inverter.invalid:
+        return
+    register = next(r for r in INPUT_REGISTERS if r.name == "v_battery")
+    raw = register.raw(input)
+    if raw is None:
+        return
+    value = register.decode_raw(raw)
+    if 0 <= value <= _HV_BATTERY_MAX_V:
+        del inverter.invalid["v_battery"]
+        inverter.values["v_battery"] = value
 
 
 def _check_ratings(inverter: Inverter) -> None:

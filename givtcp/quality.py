@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
@@ -84,7 +85,7 @@ class Challenger(NamedTuple):
 class History(Record):
     """Last good values of one inverter (and its batteries), with when each was seen."""
 
-    _fields = ("values", "seen_at", "inverter_time", "challengers")
+    _fields = ("values", "seen_at", "inverter_time", "challengers", "address")
     __slots__ = _fields
 
     def __init__(
@@ -93,11 +94,14 @@ class History(Record):
         seen_at: dict[str, float] | None = None,
         inverter_time: str | None = None,
         challengers: dict[str, Challenger] | None = None,
+        address: int | None = None,
     ) -> None:
         self.values: dict[str, Any] = {} if values is None else values
         self.seen_at: dict[str, float] = {} if seen_at is None else seen_at
         self.inverter_time = inverter_time  # ISO inverter clock at the last good read
         self.challengers: dict[str, Challenger] = {} if challengers is None else challengers
+        # a battery's device address: finds its last good values when its page is garbled
+        self.address = address
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -105,29 +109,78 @@ class History(Record):
             "seen_at": self.seen_at,
             "inverter_time": self.inverter_time,
             "challengers": {name: list(c) for name, c in self.challengers.items()},
+            "address": self.address,
         }
 
     @classmethod
     def from_json(cls, data: Any) -> "History":
+        """The history stored as ``data``; ValueError saying what is wrong when any part of it
+        does not check out (a hand-edited or damaged state file must not be trusted in part)."""
         if not isinstance(data, dict):
-            return cls()
+            raise ValueError(f"not an object but {_shown(data)}")
+        values = _mapping(data.get("values"), "values")
+        for name, value in values.items():
+            if name in COUNTERS:
+                _number(value, f"values.{name}")
+            elif not _storable(value):
+                raise ValueError(f"values.{name} is {_shown(value)}")
+        seen_at = {
+            name: _number(when, f"seen_at.{name}")
+            for name, when in _mapping(data.get("seen_at"), "seen_at").items()
+        }
+        inverter_time = data.get("inverter_time")
+        if inverter_time is not None:
+            try:
+                dt.datetime.fromisoformat(inverter_time)
+            except (TypeError, ValueError):
+                raise ValueError(f"inverter_time is {_shown(inverter_time)}") from None
         challengers: dict[str, Challenger] = {}
-        for name, fields in (data.get("challengers") or {}).items():
-            with contextlib.suppress(TypeError, ValueError):
-                value, first_seen, last_seen, reads = fields
-                challengers[name] = Challenger(
-                    float(value), float(first_seen), float(last_seen), int(reads)
-                )
-        return cls(
-            dict(data.get("values") or {}),
-            {k: float(v) for k, v in (data.get("seen_at") or {}).items()},
-            data.get("inverter_time"),
-            challengers,
-        )
+        for name, fields in _mapping(data.get("challengers"), "challengers").items():
+            if not isinstance(fields, list) or len(fields) != 4:
+                raise ValueError(f"challengers.{name} is {_shown(fields)}")
+            value, first_seen, last_seen, reads = (
+                _number(f, f"challengers.{name}") for f in fields
+            )
+            challengers[name] = Challenger(value, first_seen, last_seen, int(reads))
+        address = data.get("address")
+        if address is not None and (isinstance(address, bool) or not isinstance(address, int)):
+            raise ValueError(f"address is {_shown(address)}")
+        return cls(dict(values), seen_at, inverter_time, challengers, address)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value) if _plain_json(value) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _plain_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is {_shown(value)}, not an object")
+    return value
+
+
+def _number(value: Any, what: str) -> float:
+    """A finite int or float (not a bool, a string or NaN/Infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{what} is {_shown(value)}, not a number")
+    return float(value)
 
 
 def _storable(value: Any) -> bool:
-    return isinstance(value, int | float | str | bool) and not isinstance(value, dt.time)
+    """Plain JSON scalars only: never NaN or Infinity, which json would write as invalid JSON."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int | str | bool)
 
 
 def _inverter_seconds(then: str | None, now: str | None) -> float:
@@ -241,10 +294,12 @@ def hold(
     history: History,
     now: float,
     hold_seconds: float,
+    inverter_time: str | None = None,
 ) -> dict[str, str]:
     """Put back the last good value of each rejected name seen within ``hold_seconds``.
 
-    Mutates ``values``; returns name -> why it is held.
+    A daily counter is not held across midnight (``inverter_time``: the inverter clock now):
+    yesterday's count is not today's. Mutates ``values``; returns name -> why it is held.
     """
     held: dict[str, str] = {}
     if hold_seconds <= 0:
@@ -253,10 +308,31 @@ def hold(
         if name not in history.values:
             continue
         age = now - history.seen_at.get(name, 0.0)
-        if age <= hold_seconds:
-            values[name] = history.values[name]
-            held[name] = f"last good value from {age:.0f} s ago held; now {reason}"
+        if age > hold_seconds or not _same_day(name, inverter_time, age):
+            continue
+        values[name] = history.values[name]
+        held[name] = f"last good value from {age:.0f} s ago held; now {reason}"
     return held
+
+
+def hold_page(history: History, now: float, hold_seconds: float) -> dict[str, Any]:
+    """A rejected battery page's last good values seen within ``hold_seconds`` (all of them
+    came from the same kind of page, so they are held together, as the page they replace)."""
+    if hold_seconds <= 0:
+        return {}
+    return {
+        name: value
+        for name, value in history.values.items()
+        if now - history.seen_at.get(name, 0.0) <= hold_seconds
+    }
+
+
+def _same_day(name: str, inverter_time: str | None, age: float) -> bool:
+    """False for a daily counter last seen on an earlier inverter date than now's."""
+    if COUNTERS.get(name, ("", False))[0] != "day" or not inverter_time:
+        return True
+    clock = dt.datetime.fromisoformat(inverter_time)
+    return (clock - dt.timedelta(seconds=age)).date() == clock.date()
 
 
 def remember(
@@ -275,6 +351,7 @@ def remember(
         {**history.seen_at, **dict.fromkeys(good, now)},
         history.inverter_time,
         {n: c for n, c in history.challengers.items() if n not in good},
+        history.address,
     )
     updated.challengers.update(challengers or {})
     if inverter_time:
@@ -309,20 +386,44 @@ class StateFile:
         lock = DongleLock(with_suffix(self.path, ".lock"), timeout=30.0)
         lock.acquire()
         try:
-            try:
-                raw = json.loads(read_text(self.path))
-            except (OSError, ValueError):
-                raw = {}
-            histories = (
-                {k: History.from_json(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-            )
+            histories = self._load()
             yield histories
             self._save({k: h.as_json() for k, h in histories.items()})
         finally:
             lock.release()
 
+    def _load(self) -> dict[str, History]:
+        """The stored histories; what does not check out is discarded with one warning each
+        (a damaged or hand-edited file must neither crash every later run nor be trusted)."""
+        try:
+            text = read_text(self.path)
+        except OSError:
+            return {}  # no state yet
+        try:
+            raw = json.loads(text)  # NaN/Infinity parse; the entry checks below reject them
+        except ValueError as exc:
+            log.warning("last-good state %s is not valid JSON (%s): discarded", self.path, exc)
+            return {}
+        if not isinstance(raw, dict):
+            log.warning(
+                "last-good state %s is %s, not an object: discarded", self.path, _shown(raw)
+            )
+            return {}
+        histories: dict[str, History] = {}
+        for key, entry in raw.items():
+            try:
+                histories[key] = History.from_json(entry)
+            except ValueError as exc:
+                log.warning(
+                    "last-good state %s: entry %r discarded, it does not check out (%s)",
+                    self.path,
+                    key,
+                    exc,
+                )
+        return histories
+
     def _save(self, data: dict[str, Any]) -> None:
         try:
-            write_atomic(self.path, json.dumps(data))
-        except OSError as exc:
+            write_atomic(self.path, json.dumps(data, allow_nan=False))
+        except (OSError, ValueError) as exc:
             log.warning("cannot save the last-good state %s: %s", self.path, exc)

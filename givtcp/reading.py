@@ -112,20 +112,35 @@ def _confirm_counters(
     decoded: _Decoded,
     histories: dict[str, quality.History],
 ) -> None:
-    """Counters with no history yet (the first run) cannot be checked against the past: read
-    their banks once more and keep only values that both reads agree on."""
+    """Counters with no history yet (the first run) cannot be checked against the past. A
+    garbling dongle repeats its garbage, so agreeing reads prove nothing about a read that
+    showed implausible values: such counters are not trusted at all. The others are read once
+    more, and only values that both reads agree on are kept."""
     new_counters = {
         name
         for name in decoded.inverter.values
         if name in quality.COUNTERS
         and name not in histories.get(_inverter_key(decoded), quality.History()).values
     }
-    banks = {reader.bank_of(name) for name in new_counters} - {None}
-    addresses = tuple(
-        address
-        for address, battery in decoded.batteries.items()
-        if not histories.get(_battery_key(battery), quality.History()).values
+    tainted = sorted(
+        name
+        for name in decoded.inverter.invalid
+        if (bank := reader.bank_of(name)) is not None and bank.function == reader.IR_0.function
     )
+    if new_counters and tainted:
+        _reject(decoded.inverter, dict.fromkeys(new_counters, _untrusted(tainted)))
+        new_counters = set()
+    banks = {reader.bank_of(name) for name in new_counters} - {None}
+    addresses = []
+    for address, battery in decoded.batteries.items():
+        if histories.get(_battery_key(battery), quality.History()).values:
+            continue
+        if battery.invalid:
+            counters = [n for n in battery.values if n in quality.COUNTERS]
+            _reject(battery, dict.fromkeys(counters, _untrusted(sorted(battery.invalid))))
+        else:
+            addresses.append(address)
+    addresses = tuple(addresses)
     if not banks and not addresses:
         return
     ordered = tuple(b for b in (reader.IR_0, reader.IR_180) if b in banks)
@@ -156,6 +171,41 @@ def _confirm_counters(
         )
 
 
+def _settle_serial(inverter: Inverter, histories: dict[str, quality.History]) -> dict[str, str]:
+    """A serial still garbled after the re-reads is never published nor used (it names the
+    MQTT topics, the client and the state): the serial last read right at this address
+    stands in for it, or, with none remembered, it is left out. Returns the "held" note."""
+    serial = inverter.serial
+    if serial is None or SERIAL_PATTERN.fullmatch(serial):
+        return {}
+    why = (
+        f"{serial!r} does not match [A-Z]{{2}}\\d{{4}}[A-Z]\\d{{3}} after {BLOCK_RETRIES + 1} reads"
+    )
+    remembered = [
+        (h.seen_at.get("serial_number", 0.0), h.values["serial_number"])
+        for key, h in histories.items()
+        if key.startswith("inverter:")
+        and isinstance(h.values.get("serial_number"), str)
+        and SERIAL_PATTERN.fullmatch(h.values["serial_number"])
+    ]
+    del inverter.values["serial_number"]
+    if not remembered:
+        inverter.invalid["serial_number"] = f"{why}; no serial remembered: left out"
+        log.warning("inverter serial %s; none remembered, left out", why)
+        return {}
+    inverter.values["serial_number"] = max(remembered)[1]
+    log.warning("inverter serial %s; the remembered %s used", why, inverter.serial)
+    return {"serial_number": f"{why}; the serial remembered from the last good read used"}
+
+
+def _untrusted(tainted: list[str]) -> str:
+    shown = ", ".join(tainted[:3]) + (f" and {len(tainted) - 3} more" if len(tainted) > 3 else "")
+    return (
+        f"no last good value to check it against, and this read held implausible values "
+        f"({shown}): a first reading is trusted only from clean blocks"
+    )
+
+
 def _reject(model: Inverter | Battery, reasons: dict[str, str]) -> None:
     for name, reason in reasons.items():
         model.values.pop(name, None)
@@ -181,11 +231,12 @@ def _clean_readings(model: Inverter | Battery, names: Iterable[str]) -> dict[str
 
 def _apply_history(
     decoded: _Decoded, histories: dict[str, quality.History], settings: Settings
-) -> dict[str, dict[str, str]]:
+) -> tuple[dict[str, dict[str, str]], dict[str, float]]:
     """Check counters against the last good run (re-baselining those that have consistently
     disagreed with it), hold fresh last-good values, remember this run's good ones.
 
-    Returns the quality notes: "held" and "rebaselined" values, keyed like the rejected ones.
+    Returns the quality notes ("held" and "rebaselined" values, keyed like the rejected ones)
+    and the inverter's held values -> when they were read (never mixed with fresh ones).
     """
     now = time.time()
     inverter = decoded.inverter
@@ -193,8 +244,10 @@ def _apply_history(
     system_time = inverter.system_time or dt.datetime.now().replace(microsecond=0)
     clock = system_time.isoformat()
     notes: dict[str, dict[str, str]] = {"held": {}, "rebaselined": {}}
+    held_at: dict[str, float] = {}
     models: list[tuple[str, Inverter | Battery, str]] = [(_inverter_key(decoded), inverter, "")]
     models += [(_battery_key(b), b, f"battery {b.serial} ") for b in decoded.batteries.values()]
+    addresses = {_battery_key(b): a for a, b in decoded.batteries.items()}
     for key, model, label in models:
         history = histories.get(key, quality.History())
         rejected = quality.check_counters(model.values, history, now, clock, rated)
@@ -205,13 +258,53 @@ def _apply_history(
             log.warning("%s%s %s", label, name, why)
             notes["rebaselined"][f"{label}{name}"] = why
         _reject(model, rejected)
-        model_held = quality.hold(model.values, model.invalid, history, now, settings.hold_seconds)
+        model_held = quality.hold(
+            model.values, model.invalid, history, now, settings.hold_seconds, clock
+        )
         for name in model_held:
             model.invalid.pop(name)
+            if model is inverter:
+                held_at[name] = history.seen_at.get(name, 0.0)
         histories[key] = quality.remember(
             history, model.values, model_held, now, clock, challengers
         )
+        histories[key].address = addresses.get(key, histories[key].address)
         notes["held"].update({f"{label}{name}": why for name, why in model_held.items()})
+    notes["held"].update(_hold_pages(decoded, histories, now, settings.hold_seconds))
+    if inverter.serial is None:  # no identity: nothing of this read is kept for it
+        histories.pop(_inverter_key(decoded), None)
+    return notes, held_at
+
+
+def _hold_pages(
+    decoded: _Decoded, histories: dict[str, quality.History], now: float, hold_seconds: float
+) -> dict[str, str]:
+    """A battery page rejected as a whole (all zeros, garbled) carries no usable serial: the
+    battery last seen at that address keeps its fresh last good values, as any held value.
+    Moves those pages from ``decoded.bad_pages`` to ``decoded.batteries``; returns the notes."""
+    notes: dict[str, str] = {}
+    present = {_battery_key(b) for b in decoded.batteries.values()}
+    for address, reason in list(decoded.bad_pages.items()):
+        candidates = [
+            (max(h.seen_at.values(), default=0.0), key)
+            for key, h in histories.items()
+            if key.startswith("battery:") and h.address == address and key not in present
+        ]
+        if not candidates:
+            continue
+        last_seen, key = max(candidates)
+        values = quality.hold_page(histories[key], now, hold_seconds)
+        if "serial_number" not in values:
+            continue
+        decoded.batteries[address] = Battery(values=values, invalid={}, registers={})
+        del decoded.bad_pages[address]
+        notes[f"battery {values['serial_number']}"] = (
+            f"page at {address:#04x} rejected ({reason}); its last good values from "
+            f"{now - last_seen:.0f} s ago held"
+        )
+    ordered = sorted(decoded.batteries.items())  # by address, as read
+    decoded.batteries.clear()
+    decoded.batteries.update(ordered)
     return notes
 
 
@@ -246,8 +339,10 @@ def read_inverter(
         reader.read_again(dongle, suspects, snapshot)
         decoded = _decode(snapshot)
     with state.locked() as histories:
+        serial_note = _settle_serial(decoded.inverter, histories)
         _confirm_counters(dongle, decoded, histories)
-        notes = _apply_history(decoded, histories, settings)
+        notes, held_at = _apply_history(decoded, histories, settings)
+        notes["held"].update(serial_note)
     if probes:
         remember_batteries(settings, sorted(decoded.batteries))
     for address, reason in decoded.bad_pages.items():
@@ -260,10 +355,14 @@ def read_inverter(
         snapshot,
         settings.print_raw,
         started,
+        held_at,
     )
     for address, reason in decoded.bad_pages.items():
         if address in known:
             result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
+    if "serial_number" in decoded.inverter.invalid:
+        why = decoded.inverter.invalid["serial_number"]
+        result.rejected[f"{report.GROUP_DETAILS}/Invertor Serial Number"] = why
     for kind, names in notes.items():
         if names:
             result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names
@@ -289,6 +388,7 @@ def build_result(
     snapshot: reader.RegisterSnapshot,
     print_raw: bool,
     timestamp: float,
+    held: dict[str, float] | None = None,
 ) -> ReadResult:
     entries: list[report.Entry] = []
     if function in ("getCombinedStats", "runAll"):
@@ -299,7 +399,7 @@ def build_result(
         entries += report.timeslot_entries()
     if function in ("getModesandTimes", "runAll"):
         entries += report.control_entries()
-    groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid)
+    groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid, held)
     details = report.inverter_details(inverter, full=function != "getCombinedStats")
     if function != "getTimeslots":
         groups.setdefault(report.GROUP_DETAILS, {}).update(details)

@@ -15,6 +15,7 @@ Sign conventions (registers.md §1.2), kept from v1.0:
 # annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -53,11 +54,15 @@ def _energy(
     group: str, key: str, sources: tuple[str, ...], fn: Callable[[Values], Any], counter: bool
 ) -> Entry:
     # Raw inverter counters only ever increase (daily ones reset at midnight, which HA's
-    # total_increasing treats as a new cycle); values computed from several counters can dip,
-    # so they are "total".
-    return Entry(
-        group, key, sources, fn, "kWh", "energy", "total_increasing" if counter else "total"
-    )
+    # total_increasing treats as a new cycle). Values computed from several counters can dip
+    # (Load = inverter out - AC charge - export + import ...): they get no state class, so HA
+    # neither offers them as energy-dashboard sources nor keeps statistics that would dip.
+    return Entry(group, key, sources, fn, "kWh", "energy", "total_increasing" if counter else None)
+
+
+class NotKnown(ValueError):
+    """Raised by a compute function whose value cannot be known from this read; the key is
+    left out and the message goes to "Data Quality"."""
 
 
 def _counter(group: str, key: str, name: str) -> Entry:
@@ -65,39 +70,62 @@ def _counter(group: str, key: str, name: str) -> Entry:
 
 
 def _flows(v: Values) -> dict[str, int]:
-    """Split measured powers into flows: solar serves the house first, then the battery,
-    then the grid; the battery serves the house before the grid; the grid covers the rest."""
-    pv = v["p_pv1"] + v["p_pv2"]
+    """Split what the house, the battery and the grid take (Load, Charge and Export Power) by
+    where it came from, so that the flows add up exactly to each of these three.
+
+    The grid and the battery gave what their meters say (Import, Discharge Power), as far as
+    the takers took that much; solar gave the rest: PV Power less what the inverter lost
+    converting it, plus solar the inverter does not see (AC-coupled PV). The split follows
+    the documented priority: solar serves the house first, then the battery, then the grid;
+    the battery serves the house before the grid; the grid covers the rest.
+    """
     load = v["p_load_demand"]
     grid = v["p_grid_out"]
     battery = v["p_battery"]
     export, import_ = max(grid, 0), max(-grid, 0)
     discharge, charge = max(battery, 0), max(-battery, 0)
-    s2h = min(pv, load)
-    s2b = min(pv - s2h, charge)
-    s2g = min(pv - s2h - s2b, export)
-    b2h = min(discharge, load - s2h)
-    b2g = max(min(discharge - b2h, export - s2g), 0)
-    g2h = min(max(load - s2h - b2h, 0), import_)
-    g2b = min(max(charge - s2b, 0), import_ - g2h)
+    taken = load + charge + export
+    from_grid = min(import_, taken)
+    from_battery = min(discharge, taken - from_grid)
+    solar = taken - from_grid - from_battery
+    s2h = min(solar, load)
+    s2b = min(solar - s2h, charge)
+    s2g = solar - s2h - s2b
+    b2h = min(from_battery, load - s2h)
+    b2g = from_battery - b2h
     return {
         "Solar to House": s2h,
         "Solar to Battery": s2b,
         "Solar to Grid": s2g,
         "Battery to House": b2h,
         "Battery to Grid": b2g,
-        "Grid to House": g2h,
-        "Grid to Battery": g2b,
+        "Grid to House": load - s2h - b2h,
+        "Grid to Battery": charge - s2b,
     }
 
 
+# PV Power is a source too: a block whose PV Power is implausible is not trusted for flows.
 _FLOW_SOURCES = ("p_pv1", "p_pv2", "p_load_demand", "p_grid_out", "p_battery")
+
+
+_UNSEEN_PV = (
+    "the inverter has never seen PV (PV Energy Total 0): on an AC-coupled inverter the PV is "
+    "behind another inverter, so the house's energy cannot be computed from these counters"
+)
+
+
+def _pv_seen(v: Values, ac: bool) -> None:
+    """On AC-coupled models the PV counters cover only PV the inverter measures; when it
+    measures none, the house's energy is not known (the v1.0 formula then gave -5.8 kWh)."""
+    if ac and not v["e_pv_total"]:
+        raise NotKnown(_UNSEEN_PV)
 
 
 def _load_energy(prefix: str, ac: bool) -> Callable[[Values], float]:
     """v1.0's load formula: inverter out − AC charge − net export (+ PV on AC-coupled)."""
 
     def compute(v: Values) -> float:
+        _pv_seen(v, ac)
         inverter, ac_in = (
             v[f"e_inverter_out_{prefix}"],
             v[f"e_{'inverter_in' if prefix == 'total' else 'ac_charge'}_{prefix}"],
@@ -111,9 +139,35 @@ def _load_energy(prefix: str, ac: bool) -> Callable[[Values], float]:
     return compute
 
 
+def _self_consumption(pv: Callable[[Values], float], export: str, ac: bool) -> Callable:
+    """PV − export (v1.0's formula, unclipped: below zero it is rejected, not shown as 0)."""
+
+    def compute(v: Values) -> float:
+        _pv_seen(v, ac)
+        return round(pv(v) - v[export], 2)
+
+    return compute
+
+
+def _import_for_load(ac: bool) -> Callable[[Values], float]:
+    """Import − AC charge: the grid's energy that did not go into the battery. An AC-coupled
+    inverter also AC-charges from the PV, so there it says nothing about the import."""
+
+    def compute(v: Values) -> float:
+        if ac:
+            raise NotKnown(
+                "an AC-coupled inverter charges from the PV as well as from the grid, so AC "
+                "Charge does not tell how much of the import went to the battery"
+            )
+        return round(v["e_grid_in_day"] - v["e_ac_charge_day"], 1)
+
+    return compute
+
+
 def stats_entries(battery_energy: Mapping[str, str], ac_coupled: bool) -> list[Entry]:
     """getCombinedStats' keys. ``battery_energy`` names the model-specific battery registers."""
     chg_day, dis_day = battery_energy["charge_day"], battery_energy["discharge_day"]
+    pv_seen = ("e_pv_total",) if ac_coupled else ()
     entries = [
         _power(GROUP_POWER, "PV Power String 1", ("p_pv1",), lambda v: v["p_pv1"]),
         _power(GROUP_POWER, "PV Power String 2", ("p_pv2",), lambda v: v["p_pv2"]),
@@ -178,7 +232,7 @@ def stats_entries(battery_energy: Mapping[str, str], ac_coupled: bool) -> list[E
             GROUP_TODAY,
             "Import for Load Energy Today kWh",
             ("e_grid_in_day", "e_ac_charge_day"),
-            lambda v: round(max(v["e_grid_in_day"] - v["e_ac_charge_day"], 0), 1),
+            _import_for_load(ac_coupled),
             counter=False,
         ),
         _energy(
@@ -191,6 +245,7 @@ def stats_entries(battery_energy: Mapping[str, str], ac_coupled: bool) -> list[E
                 "e_grid_in_day",
                 "e_pv1_day",
                 "e_pv2_day",
+                *pv_seen,
             ),
             _load_energy("day", ac_coupled),
             counter=False,
@@ -198,8 +253,10 @@ def stats_entries(battery_energy: Mapping[str, str], ac_coupled: bool) -> list[E
         _energy(
             GROUP_TODAY,
             "Self Consumption Energy Today kWh",
-            ("e_pv1_day", "e_pv2_day", "e_grid_out_day"),
-            lambda v: round(max(v["e_pv1_day"] + v["e_pv2_day"] - v["e_grid_out_day"], 0), 2),
+            ("e_pv1_day", "e_pv2_day", "e_grid_out_day", *pv_seen),
+            _self_consumption(
+                lambda v: v["e_pv1_day"] + v["e_pv2_day"], "e_grid_out_day", ac_coupled
+            ),
             counter=False,
         ),
         _counter(GROUP_TOTAL, "Export Energy Total kWh", "e_grid_out_total"),
@@ -225,7 +282,7 @@ def stats_entries(battery_energy: Mapping[str, str], ac_coupled: bool) -> list[E
             GROUP_TOTAL,
             "Self Consumption Energy Total kWh",
             ("e_pv_total", "e_grid_out_total"),
-            lambda v: round(max(v["e_pv_total"] - v["e_grid_out_total"], 0), 2),
+            _self_consumption(lambda v: v["e_pv_total"], "e_grid_out_total", ac_coupled),
             counter=False,
         ),
         Entry(
@@ -346,20 +403,50 @@ def control_entries() -> list[Entry]:
 
 
 def build_groups(
-    entries: list[Entry], values: Values, invalid: Mapping[str, str]
+    entries: list[Entry],
+    values: Values,
+    invalid: Mapping[str, str],
+    held: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """Evaluate entries; return (groups, rejected) where rejected maps "group/key" to why."""
+    """Evaluate entries; return (groups, rejected) where rejected maps "group/key" to why.
+
+    ``held`` names the values put back from an earlier read (-> when that read was, epoch
+    seconds): a key computed from several values is never computed from values of different
+    reads (a held counter from before midnight minus a fresh one is no energy at all).
+    """
+    held = held or {}
     groups: dict[str, dict[str, Any]] = {}
     rejected: dict[str, str] = {}
     for entry in entries:
+        where = f"{entry.group}/{entry.key}"
         bad = [f"{name}: {invalid[name]}" for name in entry.sources if name in invalid]
         missing = [name for name in entry.sources if name not in values and name not in invalid]
         if bad or missing:
-            rejected[f"{entry.group}/{entry.key}"] = "; ".join(
-                bad + [f"{name}: not read" for name in missing]
+            rejected[where] = "; ".join(bad + [f"{name}: not read" for name in missing])
+            continue
+        reads = {held.get(name) for name in entry.sources}
+        if len(reads) > 1:
+            old = [name for name in entry.sources if name in held]
+            rejected[where] = (
+                f"not computed: {', '.join(old)} held from an earlier read, the rest read now "
+                "(values of different reads are never mixed)"
             )
             continue
-        groups.setdefault(entry.group, {})[entry.key] = entry.compute(values)
+        try:
+            value = entry.compute(values)
+        except NotKnown as exc:
+            rejected[where] = str(exc)
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            rejected[where] = f"computed {value}, not a number"
+            continue
+        if entry.unit == "kWh" and value < 0:
+            rejected[where] = (
+                f"computed {value} kWh, below zero: the counters it is computed from do not "
+                "cover every flow"
+            )
+            continue
+        groups.setdefault(entry.group, {})[entry.key] = value
     return groups, rejected
 
 

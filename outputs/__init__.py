@@ -46,12 +46,24 @@ _NOTHING: Mapping[Any, Any] = MappingProxyType({})  # read-only: one shared defa
 class Publication(NamedTuple):
     """What one read produced, in the shape every sink understands."""
 
-    serial: str  # inverter serial: MQTT root, Influx measurement, HA device
+    # inverter serial: MQTT root, Influx measurement, HA device; None when it could not be
+    # read this run (garbled, none remembered): sinks that are named by it do not publish
+    serial: str | None
     # "Power" -> {"PV Power": 1234, ...}; "Battery Details" -> {serial: {...}}
     groups: dict[str, Any]
     meta: Mapping[tuple[str, str], Any] = _NOTHING  # (group, key) -> report.Entry
     device: Mapping[str, str] = _NOTHING  # model, firmware, manufacturer
     timestamp: float = 0.0  # time of the read (epoch seconds)
+
+
+def require_serial(publication: Publication, sink: str) -> str:
+    """The inverter serial, or OutputError for a sink whose topics or series it names."""
+    if publication.serial is None:
+        raise OutputError(
+            f"the inverter serial could not be read (garbled, none remembered; see Data "
+            f"Quality): nothing sent to {sink} this run, since the serial names what it writes"
+        )
+    return publication.serial
 
 
 class Sink(Protocol):

@@ -47,7 +47,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from givtcp import report
 from givtcp.files import write_atomic
-from outputs import OutputError, Publication, os_reason, slug
+from outputs import OutputError, Publication, os_reason, require_serial, slug
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ class InfluxSink:
         self._timeout = timeout
 
     def publish(self, publication: Publication) -> None:
+        require_serial(publication, "InfluxDB")
         try:
             self._deliver(points(publication))
         except OSError as exc:  # the spool itself (state folder unwritable, disk full)

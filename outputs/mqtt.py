@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from givtcp import report
 from givtcp.config import Settings
 
-from . import OutputError, Publication
+from . import OutputError, Publication, require_serial
 from .ha_discovery import (
     PAYLOAD_FALSE,
     PAYLOAD_OFFLINE,
@@ -225,6 +225,7 @@ class MqttSink:
         self._settings = settings
 
     def publish(self, publication: Publication) -> None:
+        require_serial(publication, "MQTT")
         batch = messages(publication, self._settings)
         status = batch[0].topic
         with Connection(self._settings, client_id(publication.serial), status) as connection:

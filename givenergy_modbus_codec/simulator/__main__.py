@@ -281,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
         "lifetime totals +2200 kWh, SOC 255, battery 205.8 C ('Pattern A')",
     )
     f.add_argument(
+        "--garbled-serial-rate",
+        type=_rate,
+        default=0.0,
+        metavar="RATE",
+        help="fraction of HR answers covering HR13-17 with a garbled inverter serial (valid CRC)",
+    )
+    f.add_argument(
         "--silent", action="store_true", help="accept connections and requests but never answer"
     )
     f.add_argument(

@@ -53,6 +53,7 @@ class Faults:
     lan_broadcast_rate: float = 0.0  # a LAN-config broadcast before the answer
     zero_battery_page_rate: float = 0.0  # battery pages answered with all zeros
     garbage_values_rate: float = 0.0  # absurd values with a valid CRC ("Pattern A")
+    garbled_serial_rate: float = 0.0  # HR answers with a garbled inverter serial (HR13-17)
     silent: bool = False  # accept connections and requests, never answer
     drop_writes: bool = False  # writes neither applied nor answered (as a Gen2 AC 3001 does)
     readback_mismatch: bool = False  # writes echoed as asked but not applied (read-back differs)
@@ -139,6 +140,25 @@ def garbage_values(
     return tuple(regs[base + i] for i in range(len(values)))
 
 
+# A garbled inverter serial (valid CRC): fails the serial pattern, as real dongles' do.
+GARBLED_SERIAL = "S\x00#2?5G0\xff1"
+_SERIAL_REGISTERS = by_name(Bank.HOLDING, "serial_number").addresses
+
+
+def garbled_serial_applies(frame: ReadResponse) -> bool:
+    covered = range(frame.base, frame.base + frame.count)
+    return frame.function == Function.READ_HOLDING and all(a in covered for a in _SERIAL_REGISTERS)
+
+
+def garble_serial(base: int, values: tuple[int, ...]) -> tuple[int, ...]:
+    """``values`` with HR13-17 replaced by GARBLED_SERIAL's bytes."""
+    raw = GARBLED_SERIAL.encode("latin-1")
+    garbled = list(values)
+    for i, address in enumerate(_SERIAL_REGISTERS):
+        garbled[address - base] = (raw[2 * i] << 8) | raw[2 * i + 1]
+    return tuple(garbled)
+
+
 PHANTOM_SHAPES = (
     (INVERTER, Function.READ_INPUT, 0, 60),  # what the GivEnergy cloud polls every ~10-35 s
     (INVERTER, Function.READ_HOLDING, 0, 60),
@@ -209,6 +229,8 @@ class FaultPlan:
         )
         if battery_page and self.hit(self.faults.zero_battery_page_rate):
             return frame._replace(values=(0,) * frame.count), "zero battery page"
+        if garbled_serial_applies(frame) and self.hit(self.faults.garbled_serial_rate):
+            return frame._replace(values=garble_serial(frame.base, frame.values)), "garbled serial"
         if self.hit(self.faults.garbage_values_rate):
             values = garbage_values(frame.device, frame.function, frame.base, frame.values)
             if values != frame.values:

@@ -428,3 +428,31 @@ def test_powers_beyond_the_models_rating_are_rejected(holding, name, raw, kept):
     assert (name in inverter.values) is kept
     if not kept:
         assert "rating of this" in inverter.invalid[name]
+
+
+def _first_frame(capture: dict, function: int, base: int) -> dict[int, int]:
+    for vector in capture["vectors"]:
+        decoded = vector.get("decoded") or {}
+        if (
+            vector["direction"] == "to_client"
+            and vector["wire"].get("crc_ok_unified")
+            and (decoded.get("function"), decoded.get("base_register")) == (function, base)
+            and decoded.get("register_count") == 60
+        ):
+            return {base + i: raw for i, raw in enumerate(decoded["register_values"])}
+    raise AssertionError(f"no clean {function}/{base} frame")
+
+
+def test_an_all_in_ones_hv_battery_voltage_is_plausible():
+    """A real All-in-One reads ~312 V at IR50 (an HV stack): not implausible there, or every
+    read of it would look garbled (and its counters never be trusted on a first run)."""
+    capture = load_vectors("captures/aio_a__aio_arm612_5min.log.json")
+    hr, ir = _first_frame(capture, 3, 0), _first_frame(capture, 4, 0)
+    aio = decode_inverter(hr, ir)
+    assert aio.family == "All-in-One"
+    assert aio.values["v_battery"] == ir[50] / 100
+    assert 250 < aio.values["v_battery"] < 400
+    assert [n for n in aio.invalid if n in {r.name for r in R.INPUT_REGISTERS}] == []
+    # the same voltage on an LV hybrid is still out of bounds
+    lv = {**hr, 0: 0x2001}
+    assert "v_battery" in decode_inverter(lv, ir).invalid
