@@ -279,3 +279,14 @@ def test_a_full_read_leaves_nothing_in_the_clone(sim, tmp_path, mosquitto_anon):
     assert "givtcp_debug.log" in beside
     assert tree_files() == before
     mosquitto_anon.clear_retained(f"{outputs['MQTT_TOPIC']}/#")
+
+
+def test_docker_keeps_the_state_in_its_documented_volume():
+    """No settings.py in the image: without STATE_LOCATION the state would go to root's home,
+    not the /app/.state volume README tells users to mount, also for `docker exec read.py`."""
+    dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
+    assert "STATE_LOCATION=/app/.state" in dockerfile.replace("\\\n", " ")
+    assert "WORKDIR /app" in dockerfile
+    entrypoint = (PROJECT_ROOT / "docker" / "entrypoint.sh").read_text()
+    assert 'export STATE_LOCATION="${STATE_LOCATION:-$APP_DIR/.state}"' in entrypoint
+    assert "Mount a volume on `/app/.state`" in (PROJECT_ROOT / "README.md").read_text()
