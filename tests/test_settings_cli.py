@@ -290,3 +290,17 @@ def test_docker_keeps_the_state_in_its_documented_volume():
     entrypoint = (PROJECT_ROOT / "docker" / "entrypoint.sh").read_text()
     assert 'export STATE_LOCATION="${STATE_LOCATION:-$APP_DIR/.state}"' in entrypoint
     assert "Mount a volume on `/app/.state`" in (PROJECT_ROOT / "README.md").read_text()
+
+
+def test_rest_answers_an_unusable_state_folder_with_json_naming_it(sim, tmp_path, monkeypatch):
+    blocker = tmp_path / "state"
+    blocker.write_text("not a folder")
+    for name, value in inverter_env(sim, tmp_path, STATE_LOCATION=str(blocker)).items():
+        monkeypatch.setenv(name, value)
+    import REST
+
+    client = REST.giv_api.test_client()
+    for answer in (client.get("/runAll"), client.post("/setChargeTarget", json={})):
+        assert answer.status_code == 500
+        assert "STATE_LOCATION" in answer.get_json()["error"]
+    assert sim.requests == []
