@@ -187,8 +187,7 @@ class Settings(NamedTuple):
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             if exc.errno in _DISK_FULL:
-                log.warning("the state folder %s is full (%s): state not saved", folder, reason)
-                return
+                return  # saving the state will say so, once (quality.StateFile)
             raise SettingsError(
                 f"{_names('state_location')} {folder} cannot be used: {reason}; "
                 "point it at a folder GivTCP may write to"
