@@ -104,12 +104,12 @@ class HomeAssistantSink:
                 else:  # 400: HA refused this one value; the others may still go through
                     refused.append(f"{entity_id}: HTTP 400 {_message(response)}")
         log.info(
-            "Home Assistant: posted %d states to %s: %d created, %d updated, %d refused",
-            len(bodies),
-            self._url,
+            "Home Assistant: %d states created, %d updated, %d refused (of %d posted to %s)",
             created,
             updated,
             len(refused),
+            len(bodies),
+            self._url,
         )
         if refused:
             raise OutputError(
