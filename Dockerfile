@@ -19,10 +19,12 @@ RUN pip install --no-cache-dir -r requirements.txt
 # The application; .dockerignore leaves out tests, tooling and any local settings.py.
 COPY . .
 
-# Logs and the self-run JSON reach `docker logs` at once.
+# Logs and the self-run JSON reach `docker logs` at once; the state goes to the /app/.state
+# volume, also for a `docker exec ... read.py`.
 ENV PYTHONUNBUFFERED=1 \
     SELF_RUN=True \
-    SELF_RUN_LOOP_TIMER=30
+    SELF_RUN_LOOP_TIMER=30 \
+    STATE_LOCATION=/app/.state
 
 EXPOSE 6345 1883
 ENTRYPOINT ["bash", "/app/docker/entrypoint.sh"]

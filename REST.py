@@ -36,6 +36,7 @@ giv_api = Flask(__name__)
 def _settings() -> Settings:
     settings = load_settings()
     settings.require_inverter()
+    settings.check_state_folder()  # an unusable one: a JSON 500 naming STATE_LOCATION
     return settings
 
 

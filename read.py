@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import sys
 
 # Cron starts read.py afresh every time, and its imports build ~100 modules' worth of objects,
@@ -25,7 +26,7 @@ from givenergy_modbus_codec.errors import SettingsError, TransportError  # noqa:
 from givenergy_modbus_codec.transport import DongleClient  # noqa: E402
 from givtcp import exit_codes  # noqa: E402
 from givtcp.config import load_settings  # noqa: E402
-from givtcp.logs import setup_logging  # noqa: E402
+from givtcp.logs import emit, setup_logging  # noqa: E402
 
 gc.freeze()
 gc.enable()
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
 _VERBOSE = ("-v", "--verbose")
+log = logging.getLogger("givtcp.read")
 
 
 @contextlib.contextmanager
@@ -78,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def _fail(code: int, message: str) -> int:
     import json  # not needed before the first request goes out (see main)
 
-    print(json.dumps({"error": message}), file=sys.stderr)
+    emit(json.dumps({"error": message}))
     return code
 
 
@@ -101,7 +103,8 @@ def main(argv: list[str]) -> int:
         return _fail(exit_codes.USAGE, f"unknown function {name!r}; valid: {valid}")
     try:
         settings = load_settings()
-        transport = settings.transport_config()
+        settings.require_inverter()
+        settings.check_state_folder()
     except SettingsError as exc:
         return _fail(exit_codes.USAGE, str(exc))
     setup_logging(
@@ -109,6 +112,19 @@ def main(argv: list[str]) -> int:
         settings.debug_file_location if settings.debug else None,
         settings.secrets(),
     )
+    on = [flag[: -len("_output")] for flag in settings._fields if flag.endswith("_output")]
+    log.debug(
+        "%s from %s:%s; state in %s; outputs: %s",
+        function,
+        settings.invertor_ip,
+        settings.invertor_port,
+        settings.state_folder,
+        ", ".join(name for name in on if getattr(settings, f"{name}_output")) or "none",
+    )
+    try:
+        transport = settings.transport_config()
+    except SettingsError as exc:
+        return _fail(exit_codes.USAGE, str(exc))
     try:
         with DongleClient(transport) as dongle:
             # The first bank goes out before the rest of GivTCP and the enabled outputs (with
@@ -122,11 +138,11 @@ def main(argv: list[str]) -> int:
     except TransportError as exc:
         reading, publishing = _load_application()
         for failure in publishing.mark_offline(settings):
-            print(failure, file=sys.stderr)
+            emit(failure)
         return _fail(exit_codes.INVERTER, reading.unreachable_message(exc))
     failures = publishing.publish(result, settings, outputs)
     for failure in failures:
-        print(failure, file=sys.stderr)
+        emit(failure)
     return exit_codes.OUTPUT if failures else exit_codes.OK
 
 

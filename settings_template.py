@@ -38,8 +38,11 @@ class GiV_Settings:
 
     # -- Debugging and state -----------------------------------------------------------------
     debug = "False"  # [DEBUG] also write a debug log to Debug_File_Location
-    Debug_File_Location = ""  # [DEBUG_FILE_LOCATION] folder for the debug log (default: here)
-    State_Location = ""  # [STATE_LOCATION] folder for the last-good state (default: .state here)
+    # [DEBUG_FILE_LOCATION] folder for givtcp_debug.log (default: the state folder)
+    Debug_File_Location = ""
+    # [STATE_LOCATION] folder for the last-good state; default: .state beside this file
+    # (without a settings file: ~/.local/state/givtcp). It must be writable.
+    State_Location = ""
     Data_Hold_Seconds = "300"  # [DATA_HOLD_SECONDS] publish a rejected value's last good one
     # while it is younger than this; 0 = never hold, leave such values out
 

@@ -127,6 +127,7 @@ self_run_loop() {
 
 main() {
     cd "$APP_DIR"
+    export STATE_LOCATION="${STATE_LOCATION:-$APP_DIR/.state}"  # the volume README documents
     trap cleanup EXIT
     trap 'exit 143' TERM INT  # until gunicorn runs: stop, cleaning up on the way out
 

@@ -367,6 +367,7 @@ class DongleClient:
             assert self._sock is not None
             self._sock.sendall(frame.reply().encode())
             self.stats.heartbeats_answered += 1
+            log.debug("answered a heartbeat from the dongle")
             return
         self._count_ignored(frame)
 
@@ -376,6 +377,8 @@ class DongleClient:
         if isinstance(frame, BadFrame):
             self.stats.bad_frames += 1
             log.debug("ignored bad frame: %s", frame.reason)
+        else:
+            log.debug("ignored a %s frame that answers no request of ours", frame.kind)
 
 
 def _describe(request: Request) -> str:

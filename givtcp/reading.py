@@ -144,6 +144,12 @@ def _confirm_counters(
     if not banks and not addresses:
         return
     ordered = tuple(b for b in (reader.IR_0, reader.IR_180) if b in banks)
+    log.info(
+        "no last good values yet for %d counters and %d batteries: confirming them by a second "
+        "read",
+        len(new_counters),
+        len(addresses),
+    )
     try:
         rereads = [_decode(reader.read_banks(dongle, ordered, addresses))]
     except TransportError as exc:
@@ -363,6 +369,20 @@ def read_inverter(
     if "serial_number" in decoded.inverter.invalid:
         why = decoded.inverter.invalid["serial_number"]
         result.rejected[f"{report.GROUP_DETAILS}/Invertor Serial Number"] = why
+    for key, reason in result.rejected.items():
+        log.info("rejected %s: %s", key, reason)
+    for name, reason in notes["held"].items():
+        log.info("held %s: %s", name, reason)
+    stats = dongle.stats
+    log.info(
+        "read %s in %.2f s: %d requests, %d retries, %d frames ignored, %d batteries",
+        function,
+        time.time() - started,
+        stats.requests,
+        stats.retries,
+        stats.frames_ignored,
+        len(decoded.batteries),
+    )
     for kind, names in notes.items():
         if names:
             result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names

@@ -103,7 +103,14 @@ class HomeAssistantSink:
                     updated += 1
                 else:  # 400: HA refused this one value; the others may still go through
                     refused.append(f"{entity_id}: HTTP 400 {_message(response)}")
-        log.info("Home Assistant: %d states created, %d updated", created, updated)
+        log.info(
+            "Home Assistant: %d states created, %d updated, %d refused (of %d posted to %s)",
+            created,
+            updated,
+            len(refused),
+            len(bodies),
+            self._url,
+        )
         if refused:
             raise OutputError(
                 f"Home Assistant at {self._url} refused {len(refused)} of {len(bodies)} states, "

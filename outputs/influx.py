@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import logging
 import os
 import re
@@ -63,6 +64,7 @@ TIMEOUT_SECONDS = 10.0  # per HTTP request
 BATCH_LINES = 5000  # InfluxDB's recommended batch size, for replaying a long spool
 # About 34 hours of one-minute runAll reads with two batteries (~4 kB per read).
 MAX_SPOOL_BYTES = 8 * 1024 * 1024
+MAX_SPOOL_NAME = 160  # characters of URL, org and bucket in the spool file name
 LOCK_TIMEOUT_SECONDS = 120.0  # a run holding the spool lock is bounded by its HTTP timeouts
 DATA_REFUSED = (400, 422)  # the server rejects the points themselves: resending cannot help
 
@@ -234,7 +236,14 @@ class InfluxSink:
                             f" for the next run{'; ' + note if note else ''}"
                         ) from exc
             self.spool.save([])
-        log.info("InfluxDB: wrote %d points to bucket %s", len(new), self._bucket)
+        log.info(
+            "InfluxDB: wrote %d points (and %d spooled) to bucket %s of org %s at %s",
+            len(new),
+            len(pending),
+            self._bucket,
+            self._org,
+            self._url,
+        )
         if note:
             raise OutputError(f"{note}; this run's points were written")
 
@@ -270,6 +279,9 @@ def create(settings: Any) -> InfluxSink:
     if not settings.influx_bucket:
         raise OutputError("INFLUX_BUCKET is empty")
     name = "-".join(_safe(part) for part in (url, settings.influx_org, settings.influx_bucket))
+    if len(name) > MAX_SPOOL_NAME:  # file names have at most 255 bytes: cut, and tell by a hash
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = f"{name[: MAX_SPOOL_NAME - 17]}-{digest}"
     spool = Spool(settings.state_dir / f"influx-spool-{name}.lp")
     return InfluxSink(
         url, settings.influx_token, settings.influx_org, settings.influx_bucket, spool

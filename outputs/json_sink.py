@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any, TextIO
 
 from outputs import OutputError, Publication
+
+log = logging.getLogger(__name__)
 
 
 class JsonSink:
@@ -23,6 +26,7 @@ class JsonSink:
             stream.flush()
         except (OSError, ValueError) as exc:
             raise OutputError(f"cannot write JSON to stdout: {exc}") from exc
+        log.info("JSON: printed %d groups on stdout", len(publication.groups))
 
 
 def create(settings: Any) -> JsonSink:

@@ -202,8 +202,7 @@ class Connection:
 
 
 def _status_memory(settings: Settings) -> Path:
-    safe = "".join(c if c.isalnum() else "_" for c in settings.invertor_ip)
-    return settings.state_dir / f"mqtt-status-{safe}-{settings.invertor_port}.txt"
+    return Path(settings.state_file("mqtt-status", ".txt"))
 
 
 def _remember_status_topic(settings: Settings, topic: str) -> None:
@@ -230,7 +229,15 @@ class MqttSink:
         status = batch[0].topic
         with Connection(self._settings, client_id(publication.serial), status) as connection:
             connection.publish(batch)
-        log.info("MQTT: %d messages acknowledged by %s", len(batch), connection.address)
+        root = root_topic(self._settings, publication.serial)
+        log.info(
+            "MQTT: published %d values under %s to %s (%d messages with status, discovery and "
+            "data quality, all acknowledged)",
+            len(state_values(publication, root)),
+            root,
+            connection.address,
+            len(batch),
+        )
         _remember_status_topic(self._settings, status)
 
 

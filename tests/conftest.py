@@ -19,6 +19,17 @@ VECTORS_MISSING = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _state_outside_the_clone(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Every test keeps its state files in a temporary folder, never in the clone: the
+    STATE_LOCATION default (beside the settings file: settings_template.py in tests) and the
+    per-user default (XDG_STATE_HOME) both point into tmp. tests/scripts.py hands both on to
+    the scripts it runs."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("STATE_LOCATION", str(state))
+    monkeypatch.setenv("XDG_STATE_HOME", str(state / "xdg"))
+
+
 def load_vectors(relative: str) -> dict:
     """Load one vectors JSON file, or skip the test when shared/vectors is not beside the repo."""
     path = VECTORS_DIR / relative

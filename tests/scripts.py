@@ -27,7 +27,8 @@ class Run:
 
 def run_script(script: str, *args: str, env: dict[str, str], timeout: float = 60) -> Run:
     """Run ``script`` from the project root with ``env`` over a clean, settings-free base."""
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    passed = ("PATH", "HOME", "LANG", "TMPDIR", "STATE_LOCATION", "XDG_STATE_HOME")
+    base = {k: v for k, v in os.environ.items() if k in passed}
     base["GIVTCP_SETTINGS"] = str(PROJECT_ROOT / "settings_template.py")
     proc = subprocess.run(
         [sys.executable, script, *args],

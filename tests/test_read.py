@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import pytest
 
@@ -151,10 +152,16 @@ def test_unreachable_inverter_exits_1_quickly(sim, tmp_path):
 
 
 def test_failing_output_exits_3_and_json_still_delivered(sim, tmp_path):
-    run = run_script("read.py", "getTimeslots", env=sim_env(sim.port, tmp_path, MQTT_OUTPUT="1"))
+    with socket.socket() as unused:  # a port nobody listens on: the broker is down
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    env = sim_env(
+        sim.port, tmp_path, MQTT_OUTPUT="1", MQTT_ADDRESS="127.0.0.1", MQTT_PORT=str(port)
+    )
+    run = run_script("read.py", "getTimeslots", env=env)
     assert run.code == 3
     assert "Timeslots" in run.json()
-    assert "MQTT_OUTPUT" in run.stderr
+    assert f"MQTT broker 127.0.0.1:{port}: cannot connect" in run.stderr
 
 
 def test_debug_log_written_without_secrets(sim, tmp_path):

@@ -27,6 +27,7 @@ def test_run_all_with_every_output_on(mosquitto_anon, victoria_metrics, home_ass
             HA_DISCOVERY="false",
             INFLUX_OUTPUT="true",
             INFLUX_URL=victoria_metrics.url,
+            INFLUX_TOKEN="any",  # VictoriaMetrics ignores it; INFLUX_OUTPUT requires one
             HA_OUTPUT="true",
             HA_URL=home_assistant.url,
             HA_TOKEN=home_assistant.token,
