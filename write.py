@@ -5,7 +5,8 @@
     python3 write.py setChargeSlot1 '{"start":"0100","finish":"0400","chargeToPercent":"55"}'
 
 A bad function name, JSON or payload value exits 2 with a JSON error on stderr and sends
-nothing. Every write is read back; exit 0 only when all registers read back as asked.
+nothing. Every write is read back; exit 0 only when all registers read back as asked, exit 4
+(with the rows done so far on stdout) when one did not or the inverter stopped answering.
 """
 
 from __future__ import annotations
@@ -61,10 +62,7 @@ def _fail(code: int, body: dict) -> int:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
-        payload = json.loads(args.payload) if args.payload else None
-    except json.JSONDecodeError as exc:
-        return _fail(exit_codes.USAGE, {"error": f"payload is not valid JSON: {exc}"})
-    try:
+        payload = writing.parse_payload(args.payload)
         planned = writing.plan_control(args.function, payload)
     except ValidationError as exc:
         return _fail(exit_codes.USAGE, exc.as_dict())

@@ -264,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore write requests: not applied, not answered (as some AC models do)",
     )
+    f.add_argument(
+        "--silent-after-writes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer N writes, then fall silent (a dongle dropping off mid-way); 0 = off",
+    )
     log = p.add_argument_group("logging")
     log.add_argument(
         "-v",

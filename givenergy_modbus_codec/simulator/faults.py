@@ -54,6 +54,7 @@ class Faults:
     garbage_values_rate: float = 0.0  # absurd values with a valid CRC ("Pattern A")
     silent: bool = False  # accept connections and requests, never answer
     drop_writes: bool = False  # writes neither applied nor answered (as a Gen2 AC 3001 does)
+    silent_after_writes: int = 0  # >0: answer this many more writes; the next one turns on silent
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Set several fields, checking names, types and ranges (the control endpoint uses it)."""
