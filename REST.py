@@ -36,8 +36,10 @@ from givtcp.logs import setup_logging
 log = logging.getLogger("givtcp.rest")
 giv_api = Flask(__name__)
 giv_api.json.sort_keys = False  # the groups and keys in read.py's / write.py's order
-# Bodies beyond this are refused with 413 before they are read (a payload is a few dozen bytes).
-giv_api.config["MAX_CONTENT_LENGTH"] = writing.PAYLOAD_LIMIT_BYTES
+# Bodies beyond this are refused with 413 unread; up to it, one over writing's payload limit gets
+# the same 400 as write.py (a payload is a few dozen bytes).
+BODY_LIMIT_BYTES = 1024 * 1024
+giv_api.config["MAX_CONTENT_LENGTH"] = BODY_LIMIT_BYTES
 
 # Set by docker/entrypoint.sh when it serves on a non-loopback address without REST_TOKEN.
 READ_ONLY_ENV = "GIVTCP_REST_READ_ONLY"
@@ -70,7 +72,7 @@ def _http_error(exc: HTTPException):
         404: f"no such route {request.path[:100]!r}: GET /runAll, /getTimeslots, "
         "/getCombinedStats, /getModesandTimes; POST /<control function>",
         405: f"{request.method} is not allowed on {request.path[:100]}",
-        413: f"the request body is larger than {writing.PAYLOAD_LIMIT_BYTES} bytes",
+        413: f"the request body is larger than {BODY_LIMIT_BYTES} bytes",
     }
     status = exc.code or 500
     return _error(status, messages.get(status, exc.name))
