@@ -218,11 +218,11 @@ def test_hostile_payload_is_exit_2_without_traceback(sim, tmp_path, payload):
 
 
 def test_set_date_time_is_confirmed_though_the_clock_ticked(tmp_path):
-    """At 4x speed the clock has always ticked by the time HR40 is read back (>= 0.25 s)."""
-    simulator = Simulator(SimulatorConfig(seed=5, speed=4.0, start_time=NOON))
+    """At 5x speed the clock has always ticked by the time HR40 is read back (>= 0.25 s)."""
+    simulator = Simulator(SimulatorConfig(seed=5, speed=5.0, start_time=NOON))
     simulator.start(host="127.0.0.1", port=0)
     try:
-        asked = dt.datetime(2026, 11, 24, 14, 5, 0)
+        asked = dt.datetime(2026, 11, 24, 14, 5, 30)
         payload = json.dumps({"dateTime": asked.strftime("%d/%m/%Y %H:%M:%S")})
         run = run_script("write.py", "setDateTime", payload, env=sim_env(simulator.port, tmp_path))
         now = simulator.truth()["time"]
@@ -233,9 +233,22 @@ def test_set_date_time_is_confirmed_though_the_clock_ticked(tmp_path):
     assert [r["register"] for r in rows] == [35, 36, 37, 38, 39, 40]
     assert all(r["ok"] and r["status"] == "confirmed" for r in rows)
     seconds_row = rows[-1]
-    assert seconds_row["value"] == 0 and seconds_row["echo"] == 0
-    assert 0 < seconds_row["readback"] <= 10  # it ticked, within the documented tolerance
+    assert seconds_row["value"] == 30 and seconds_row["echo"] == 30
+    assert 30 < seconds_row["readback"] <= 40  # it ticked, within the documented tolerance
     assert asked < now < asked + dt.timedelta(seconds=30)
+
+
+def test_a_clock_beyond_the_tolerance_is_exit_4(tmp_path):
+    """At 60x speed the clock reads back well over 10 s after the asked time."""
+    simulator = Simulator(SimulatorConfig(seed=5, speed=60.0, start_time=NOON))
+    simulator.start(host="127.0.0.1", port=0)
+    try:
+        payload = json.dumps({"dateTime": "24/11/2026 14:05:30"})
+        run = run_script("write.py", "setDateTime", payload, env=sim_env(simulator.port, tmp_path))
+    finally:
+        simulator.stop()
+    assert run.code == 4, run.stdout + run.stderr
+    assert [r["status"] for r in run.json()["writes"]] == ["not confirmed"] * 6
 
 
 def test_a_clock_that_does_not_take_is_exit_4(sim, tmp_path):
