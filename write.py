@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Send a control function to a GivEnergy inverter; every write is read back.",
         epilog=f"functions:\n{_describe_functions()}\n\n"
         "exit codes: 0 every register reads back as asked, 1 inverter unreachable,\n"
-        "2 bad function, JSON, payload or setting (nothing sent), 4 a write did not read back",
+        "2 bad function, JSON, payload or setting (nothing sent), 4 a write did not read back\n"
+        "or the inverter stopped answering midway (the rows done so far are printed)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("function", help="control function (list below)")
