@@ -135,6 +135,9 @@ def main(argv: list[str]) -> int:
             with _loading():
                 outputs = publishing.prepare_outputs(settings)
             result = reading.read_inverter(function, settings, dongle)
+            from givtcp import write_state  # a dead write's plan is noted while the lock is held
+
+            write_state.note_interrupted(result.groups, settings, reading.report.GROUP_QUALITY)
     except TransportError as exc:
         reading, publishing = _load_application()
         for failure in publishing.mark_offline(settings):

@@ -5,7 +5,8 @@
     python3 write.py setChargeSlot1 '{"start":"0100","finish":"0400","chargeToPercent":"55"}'
 
 A bad function name, JSON or payload value exits 2 with a JSON error on stderr and sends
-nothing. Every write is read back; exit 0 only when all registers read back as asked.
+nothing. Every write is read back; exit 0 only when all registers read back as asked, exit 4
+(with the rows done so far on stdout) when one did not or the inverter stopped answering.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Send a control function to a GivEnergy inverter; every write is read back.",
         epilog=f"functions:\n{_describe_functions()}\n\n"
         "exit codes: 0 every register reads back as asked, 1 inverter unreachable,\n"
-        "2 bad function, JSON, payload or setting (nothing sent), 4 a write did not read back",
+        "2 bad function, JSON, payload or setting (nothing sent), 4 a write did not read back\n"
+        "or the inverter stopped answering midway (the rows done so far are printed)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("function", help="control function (list below)")
@@ -61,10 +63,7 @@ def _fail(code: int, body: dict) -> int:
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
-        payload = json.loads(args.payload) if args.payload else None
-    except json.JSONDecodeError as exc:
-        return _fail(exit_codes.USAGE, {"error": f"payload is not valid JSON: {exc}"})
-    try:
+        payload = writing.parse_payload(args.payload)
         planned = writing.plan_control(args.function, payload)
     except ValidationError as exc:
         return _fail(exit_codes.USAGE, exc.as_dict())

@@ -6,7 +6,9 @@
 #      (1883), password-protected when MQTT_USERNAME is set;
 #   3. SELF_RUN true: `python3 read.py runAll` every SELF_RUN_LOOP_TIMER seconds (30), in the
 #      background; a failed run is logged and the loop carries on;
-#   4. the REST API in the foreground: gunicorn -w 4 -b 0.0.0.0:6345 REST:giv_api.
+#   4. the REST API in the foreground: gunicorn -w 4 -b 0.0.0.0:6345 REST:giv_api. That address
+#      is reachable from the LAN, so with REST_TOKEN empty the control (POST) routes are off
+#      (GIVTCP_REST_READ_ONLY=1: they answer 403) and only the reads are served.
 # Settings are the environment variables themselves (givtcp/config.py reads the Docker names),
 # so nothing is written to settings.py. Exit codes: 1 no inverter found, 2 a bad setting,
 # otherwise gunicorn's. SIGTERM/SIGINT stop gunicorn, the loop and the broker.
@@ -15,6 +17,7 @@
 set -euo pipefail
 
 APP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REST_BIND="0.0.0.0:6345"
 RUN_DIR=""  # the broker's config, made only when the broker is started
 HELPERS=()  # background processes to stop on the way out
 
@@ -97,6 +100,16 @@ start_mosquitto() {
     log "started a local MQTT broker on port $port (MQTT_ADDRESS=${MQTT_ADDRESS:-})"
 }
 
+# REST_BIND is not loopback, so the write routes need a token: without one, reads only.
+guard_rest_writes() {
+    local token="${REST_TOKEN:-}"
+    if [ -n "${token//[[:space:]]/}" ]; then return 0; fi
+    export GIVTCP_REST_READ_ONLY=1
+    log "REST_TOKEN is empty and the REST API listens on $REST_BIND (reachable from the LAN):" \
+        "its control (POST) routes are off (403). Set REST_TOKEN to a long random string" \
+        "(e.g. -e REST_TOKEN=\$(openssl rand -hex 16)) and send 'Authorization: Bearer <token>'"
+}
+
 # Positive seconds; decimals are allowed (sleep takes them).
 loop_interval() {
     local interval="${SELF_RUN_LOOP_TIMER:-30}"
@@ -147,7 +160,8 @@ main() {
         log "self-run: read.py runAll every $interval s"
     fi
 
-    gunicorn -w 4 -b 0.0.0.0:6345 REST:giv_api &
+    guard_rest_writes
+    gunicorn -w 4 -b "$REST_BIND" REST:giv_api &
     local server=$! rc=0
     trap 'kill -TERM "$server" 2>/dev/null || true' TERM INT
     # A trapped signal ends `wait` early: wait again until gunicorn has really exited.

@@ -72,28 +72,39 @@ _Planner = Callable[[_Payload, InverterContext | None], list[RegisterWrite]]
 
 # -- payload parsing ------------------------------------------------------------------------
 
-_INT_TEXT = re.compile(r"[+-]?\d{1,12}")  # bounded: int() refuses huge digit strings
-_HHMM_DIGITS = re.compile(r"\d{3,4}")
-_HH_COLON_MM = re.compile(r"(\d{1,2}):(\d{2})")
+# ASCII digits only ([0-9], not \d: int() would read "٥٠" as 50); bounded, so a huge digit
+# string is refused here instead of reaching int().
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,12}")
+_HHMM_DIGITS = re.compile(r"[0-9]{3,4}")
+_HH_COLON_MM = re.compile(r"([0-9]{1,2}):([0-9]{2})")
+_SHOWN_CHARS = 40  # of a bad value quoted in an error: a huge payload is never echoed back
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for an error message, cut short: errors never echo a huge payload."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_SHOWN_CHARS:
+        return f"a {len(str(abs(value)))}-digit number"
+    text = repr(value) if not isinstance(value, list | dict) else type(value).__name__
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}... ({len(text)} chars)"
 
 
 def _whole_number(key: str, value: Any, allowed: str) -> int:
     """An int from an int, an integral float or a decimal string; bools are not numbers."""
     if isinstance(value, bool):
         raise ValidationError(f"{key} must be a number, not a boolean", key, allowed)
-    if isinstance(value, int):
+    if isinstance(value, int):  # JSON gives at most 4300 digits; range checks follow
         return value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
         return int(value.strip())
-    raise ValidationError(f"{key} must be a whole number, got {value!r}", key, allowed)
+    raise ValidationError(f"{key} must be a whole number, got {shown(value)}", key, allowed)
 
 
 def _in_range(key: str, value: Any, low: int, high: int, allowed: str) -> int:
     number = _whole_number(key, value, allowed)
     if not low <= number <= high:
-        raise ValidationError(f"{key} = {number} is outside {low}..{high}", key, allowed)
+        raise ValidationError(f"{key} = {shown(number)} is outside {low}..{high}", key, allowed)
     return number
 
 
@@ -112,14 +123,14 @@ def _hhmm(key: str, value: Any) -> dt.time:
     elif isinstance(value, str) and (match := _HH_COLON_MM.fullmatch(value.strip())):
         hour, minute = int(match[1]), int(match[2])
     else:
-        raise ValidationError(f"{key} must be a time HHMM, got {value!r}", key, HHMM_ALLOWED)
+        raise ValidationError(f"{key} must be a time HHMM, got {shown(value)}", key, HHMM_ALLOWED)
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise ValidationError(f"{key} = {value!r} is not a time of day", key, HHMM_ALLOWED)
+        raise ValidationError(f"{key} = {shown(value)} is not a time of day", key, HHMM_ALLOWED)
     return dt.time(hour, minute)
 
 
 def _date_time(key: str, value: Any) -> dt.datetime:
-    if isinstance(value, str):
+    if isinstance(value, str) and value.isascii():  # strptime would take "٢٠٢٣" as 2023
         for fmt in ("%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
             try:
                 parsed = dt.datetime.strptime(value.strip(), fmt)
@@ -127,13 +138,19 @@ def _date_time(key: str, value: Any) -> dt.datetime:
                 continue
             if 2000 <= parsed.year <= 2099:
                 return parsed
-    raise ValidationError(f"{key} must be a date and time, got {value!r}", key, DATETIME_ALLOWED)
+    raise ValidationError(
+        f"{key} must be a date and time, got {shown(value)}", key, DATETIME_ALLOWED
+    )
+
+
+class ContextNeeded(CodecError):
+    """The payload checked out, but planning needs what only the inverter can tell."""
 
 
 def _check_context(function: str, context: InverterContext | None) -> InverterContext:
     """Rate functions scale watts by the battery: refuse to guess when it is unknown."""
     if context is None:
-        raise CodecError(
+        raise ContextNeeded(
             f"{function} needs an InverterContext (battery capacity and max power): "
             "read the inverter's holding registers first"
         )
@@ -224,6 +241,8 @@ def _rate(function: str, key: str, register: str) -> _Planner:
 
     def plan(payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
         watts = _whole_number(key, payload[key], WATTS_ALLOWED)
+        if watts < 0:  # checked before the context, so before anything is read
+            raise ValidationError(f"{key} = {shown(watts)} is below 0", key, WATTS_ALLOWED)
         ctx = _check_context(function, context)
         allowed = f"whole number of watts, 0..{ctx.battery_max_power_w}"
         watts = _in_range(key, watts, 0, ctx.battery_max_power_w, allowed)
@@ -425,7 +444,9 @@ def _validated_payload(spec: ControlFunction, payload: Any) -> _Payload:
     accepted = ", ".join(sorted(known)) or "no keys"
     for key in payload:
         if key not in known and key not in spec.ignored_keys:
-            raise ValidationError(f"{spec.name}: unknown key {key!r}", str(key), accepted)
+            raise ValidationError(
+                f"{spec.name}: unknown key {shown(key)}", str(key)[:_SHOWN_CHARS], accepted
+            )
     for key in spec.keys:
         if key.required and key.name not in payload:
             raise ValidationError(f"{spec.name}: {key.name} is required", key.name, key.allowed)
@@ -440,12 +461,13 @@ def plan_writes(
     """The ordered register writes that perform ``function``; nothing is sent from here.
 
     Raises ValidationError (field, allowed) for a bad function name or payload, CodecError when
-    a rate function has no usable ``context``.
+    a rate function has no usable ``context`` (ContextNeeded when it is None: the payload was
+    checked first, so a caller can validate before reading the inverter).
     """
     spec = CONTROL_FUNCTIONS.get(function)
     if spec is None:
         raise ValidationError(
-            f"unknown control function {function!r}",
+            f"unknown control function {shown(function)}",
             "function",
             ", ".join(CONTROL_FUNCTIONS),
         )

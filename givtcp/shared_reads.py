@@ -1,8 +1,12 @@
-"""REST reads shared between worker processes for a few seconds, and dropped after a write."""
+"""REST reads shared between worker processes for a few seconds, and not after a write.
+
+Any write, from any process (write.py, a REST worker), changes write_state's stamp before it
+sends its first register; a shared read is served only while the stamp it was read under is
+still the current one.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -11,7 +15,7 @@ from typing import Any
 
 from givenergy_modbus_codec.errors import TransportError
 
-from . import publishing, reading
+from . import publishing, reading, report, write_state
 from .config import Settings
 from .files import read_text, with_suffix, write_atomic
 
@@ -24,12 +28,16 @@ def _shared_cache_path(settings: Settings, function: str) -> str:
     return settings.state_file(f"rest-{function}")
 
 
-def _fresh_cache(path: str, window: float) -> dict[str, Any] | None:
+def _fresh_cache(path: str, window: float, stamp: str) -> dict[str, Any] | None:
+    """The cached groups if read less than ``window`` s ago and since the last write."""
     try:
         cached = json.loads(read_text(path))
     except (OSError, ValueError):
         return None
-    if not isinstance(cached, dict) or time.time() - cached.get("read_at", 0) > window:
+    if not isinstance(cached, dict) or cached.get("stamp") != stamp:
+        return None
+    read_at = cached.get("read_at")
+    if not isinstance(read_at, int | float) or not 0 <= time.time() - read_at <= window:
         return None
     return cached.get("groups")
 
@@ -43,36 +51,35 @@ def read_shared(
     first worker reads (under a per-function lock) and stores the groups; workers that queued
     behind it find them fresh and answer from them. Returns (groups, output failures).
     """
-    from givenergy_modbus_codec.transport import DongleLock
+    from givenergy_modbus_codec.transport import DongleClient, DongleLock
 
     path = _shared_cache_path(settings, function)
-    groups = _fresh_cache(path, window)
+    groups = _fresh_cache(path, window, write_state.current_stamp(settings))
     if groups is not None:
         return groups, []
     os.makedirs(os.path.dirname(path), exist_ok=True)
     lock = DongleLock(with_suffix(path, ".lock"), timeout=60.0)
     lock.acquire()
     try:
-        groups = _fresh_cache(path, window)
+        stamp = write_state.current_stamp(settings)  # before the read: a write after it counts
+        groups = _fresh_cache(path, window, stamp)
         if groups is not None:
             return groups, []
         try:
-            result = reading.read_inverter(function, settings)
+            with DongleClient(settings.transport_config()) as dongle:
+                result = reading.read_inverter(function, settings, dongle)
+                write_state.note_interrupted(result.groups, settings, report.GROUP_QUALITY)
         except TransportError:
             for failure in publishing.mark_offline(settings):
                 log.warning("%s", failure)
             raise
         write_atomic(
-            path, json.dumps({"read_at": time.time(), "groups": result.groups}, default=str)
+            path,
+            json.dumps(
+                {"read_at": time.time(), "stamp": stamp, "groups": result.groups}, default=str
+            ),
         )
         failures = publishing.publish(result, settings)
         return json.loads(json.dumps(result.groups, default=str)), failures
     finally:
         lock.release()
-
-
-def forget_shared_reads(settings: Settings) -> None:
-    """After a write, cached reads are stale: drop them."""
-    for function in reading.READ_FUNCTIONS:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(_shared_cache_path(settings, function))

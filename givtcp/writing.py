@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import logging
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import InverterRefused, InverterTimeout
+from givenergy_modbus_codec.errors import (
+    CodecError,
+    InverterRefused,
+    InverterTimeout,
+    TransportError,
+    ValidationError,
+)
 from givenergy_modbus_codec.model import decode_inverter
+from givenergy_modbus_codec.registers import Bank, Encoding, by_name
 from givenergy_modbus_codec.transport import DongleClient
 
+from . import write_state
 from .config import Settings
+
+log = logging.getLogger(__name__)
+
+# A clock read back up to this many seconds after the asked time is confirmed: the inverter's
+# clock runs on while the six registers are written and read back (README "Controlling").
+CLOCK_TOLERANCE_SECONDS = 10
+
+PAYLOAD_LIMIT_BYTES = 16 * 1024  # a control payload is a few dozen bytes
 
 
 class WriteReport(NamedTuple):
-    """What write.py prints: per register the value asked, the echo and the read-back."""
+    """What write.py prints: per register the value asked, the echo and the read-back.
+
+    Each row has a ``status``: "confirmed", "unchanged" (already as asked, not written),
+    "not confirmed" (echo or read-back differ), "refused" (error frame), "unknown" (the
+    inverter stopped answering while this register was being written) or "not sent".
+    """
 
     function: str
     rows: list[dict[str, Any]]
@@ -23,22 +47,82 @@ class WriteReport(NamedTuple):
         return all(row.get("ok") for row in self.rows)
 
     def as_dict(self) -> dict[str, Any]:
-        if self.ok:
+        failed = next((row for row in self.rows if not row.get("ok")), None)
+        if failed is None:
             result = f"{self.function}: success"
+        elif failed["status"] == "unknown":
+            later = sum(1 for row in self.rows if row["status"] == "not sent")
+            result = (
+                f"{self.function}: the inverter stopped answering while HR{failed['register']} "
+                f"was being written (it may or may not have taken it); {later} later "
+                "register(s) not sent"
+            )
+        elif failed["status"] == "refused":
+            result = f"{self.function}: the inverter refused HR{failed['register']}"
         else:
-            failed = next(row for row in self.rows if not row.get("ok"))
             result = f"{self.function}: HR{failed['register']} did not read back as asked"
-        return {"result": result, "writes": self.rows}
+        return {"result": result, "writes": [_ordered(row) for row in self.rows]}
+
+
+_ROW_KEYS = ("register", "name", "value", "echo", "readback", "unchanged", "status", "ok")
+
+
+def _ordered(row: dict[str, Any]) -> dict[str, Any]:
+    """A row's keys in one order, whatever order they were filled in."""
+    return {**{k: row[k] for k in _ROW_KEYS if k in row}, **row}
+
+
+def parse_payload(text: str | bytes | None) -> Any:
+    """The JSON payload of write.py / a REST POST; ValidationError (exit 2 / 400) if it is not.
+
+    Python's json refuses integers of more than 4300 digits (ValueError) and nesting deeper
+    than the interpreter's stack (RecursionError): both are bad payloads, not crashes.
+    """
+    if text is None or (isinstance(text, bytes | str) and not text.strip()):
+        return None
+    if len(text) > PAYLOAD_LIMIT_BYTES:
+        raise ValidationError(
+            f"the payload is {len(text)} bytes; at most {PAYLOAD_LIMIT_BYTES} are accepted",
+            "payload",
+            "a JSON object of the function's keys",
+        )
+    try:
+        return json.loads(text)
+    except RecursionError:
+        why = "nested too deeply"
+    except ValueError as exc:  # JSONDecodeError, too many digits, bytes that are not UTF-8
+        why = str(exc)[:200]
+    raise ValidationError(
+        f"payload is not valid JSON: {why}", "payload", "a JSON object of the function's keys"
+    )
 
 
 def plan_control(function: str, payload: Any, context: Any = None) -> list[Any]:
-    """Validate and plan without touching the inverter (ValidationError -> exit 2)."""
-    from givenergy_modbus_codec.commands import CONTROL_FUNCTIONS, plan_writes
+    """Validate and plan without touching the inverter (ValidationError -> exit 2).
 
-    spec = CONTROL_FUNCTIONS.get(function)
-    if spec is not None and spec.needs_context and context is None:
-        return []  # planned after the battery size is read from the inverter
-    return plan_writes(function, payload, context)
+    Rate functions need the battery size read from the inverter: their payload is checked here
+    all the same, and [] returned (planned once the inverter has been read).
+    """
+    from givenergy_modbus_codec.commands import ContextNeeded, plan_writes
+
+    try:
+        return plan_writes(function, payload, context)
+    except ContextNeeded:
+        return []
+
+
+def _is_clock(name: str) -> bool:
+    return by_name(Bank.HOLDING, name).encoding is Encoding.DATETIME
+
+
+def _row(write: Any) -> dict[str, Any]:
+    return {
+        "register": write.register,
+        "name": write.name,
+        "value": write.value,
+        "status": "not sent",
+        "ok": False,
+    }
 
 
 def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
@@ -46,7 +130,9 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
 
     Registers already at the asked value are not written again (writes wear the inverter's
     flash) but are still reported with their read-back. The first register that does not read
-    back as asked stops the sequence; the rest are reported as not sent.
+    back as asked, or that the inverter stops answering on, stops the sequence; the rest are
+    reported as not sent. The plan is kept in the state folder while the writes go out
+    (write_state), so a write killed part-way is reported by the next run.
     """
     from givenergy_modbus_codec.commands import plan_writes
 
@@ -56,29 +142,90 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
             raise InverterTimeout("could not read the holding registers before writing")
         inverter = decode_inverter(snapshot.holding, {})
         writes = plan_writes(function, payload, inverter.context())
-        rows: list[dict[str, Any]] = []
-        stopped = False
-        for write in writes:
-            row: dict[str, Any] = {"register": write.register, "name": write.name}
-            row["value"] = write.value
-            if stopped:
-                rows.append({**row, "sent": False, "ok": False})
-                continue
-            current = snapshot.holding.get(write.register)
-            if current == write.value:
-                rows.append(
-                    {**row, "echo": None, "readback": current, "unchanged": True, "ok": True}
-                )
-                continue
-            try:
-                outcome = dongle.write(write.register, write.value)
-            except InverterRefused as exc:
-                rows.append({**row, "error": str(exc), "ok": False})
-                stopped = True
-                continue
-            snapshot.holding[write.register] = outcome.readback
-            rows.append(
-                {**row, "echo": outcome.echoed, "readback": outcome.readback, "ok": outcome.ok}
-            )
-            stopped = not outcome.ok
+        rows = [_row(write) for write in writes]
+        journal = write_state.WriteJournal(settings)
+        journal.begin(function, rows)
+        _send(dongle, writes, rows, snapshot.holding, journal, settings)
+        # Reported now, so no longer "interrupted" (a crash or Ctrl-C leaves the plan behind).
+        journal.finish(
+            row["register"] for row in rows if row["status"] in ("confirmed", "unchanged")
+        )
     return WriteReport(function, rows)
+
+
+def _send(
+    dongle: DongleClient,
+    writes: list[Any],
+    rows: list[dict[str, Any]],
+    holding: dict[int, int],
+    journal: write_state.WriteJournal,
+    settings: Settings,
+) -> None:
+    """Send ``writes`` in order, filling in ``rows``; stops at the first that fails."""
+    stamped = False
+    for index, (write, row) in enumerate(zip(writes, rows, strict=True)):
+        clock = _is_clock(write.name)
+        current = holding.get(write.register)
+        if current == write.value and not clock:  # a clock is always written whole
+            row.update(echo=None, readback=current, unchanged=True, ok=True, status="unchanged")
+            journal.update()
+            continue
+        if not stamped:  # shared REST reads from before this write are stale from now on
+            write_state.bump_stamp(settings)
+            stamped = True
+        row["status"] = "unknown"  # until the inverter has answered
+        journal.update()
+        try:
+            outcome = dongle.write(write.register, write.value)
+        except InverterRefused as exc:
+            row.update(error=str(exc), status="refused")
+            journal.update()
+            return
+        except TransportError as exc:
+            row["error"] = str(exc)
+            journal.update()
+            return
+        holding[write.register] = outcome.readback
+        row.update(echo=outcome.echoed, readback=outcome.readback, ok=outcome.ok)
+        row["status"] = "confirmed" if outcome.ok else "not confirmed"
+        if clock:
+            last_of_clock = index + 1 == len(writes) or writes[index + 1].name != write.name
+            if not last_of_clock:
+                continue  # the clock is judged as a whole, once all six are written
+            if not _confirm_clock(dongle, write.name, writes, rows):
+                journal.update()
+                return
+        journal.update()
+        if not row["ok"]:
+            return
+
+
+def _confirm_clock(
+    dongle: DongleClient, name: str, writes: list[Any], rows: list[dict[str, Any]]
+) -> bool:
+    """Read the clock back whole and compare it as a clock: the asked time, or up to
+    CLOCK_TOLERANCE_SECONDS later (it ticked meanwhile). Sets the clock rows' outcome."""
+    register = by_name(Bank.HOLDING, name)
+    mine = [(w, r) for w, r in zip(writes, rows, strict=True) if w.name == name]
+    asked = register.decode({w.register: w.value for w, _ in mine})
+    first = min(register.addresses)
+    try:
+        block = dongle.read_holding(first, len(register.addresses))
+    except TransportError as exc:
+        for _, row in mine:
+            row.update(ok=False, status="unknown", error=f"clock not read back: {exc}")
+        return False
+    regs = {first + i: v for i, v in enumerate(block.values)}
+    try:
+        read_back: dt.datetime | None = register.decode(regs)
+    except CodecError:
+        read_back = None
+    late = None if read_back is None else (read_back - asked).total_seconds()
+    confirmed = late is not None and 0 <= late <= CLOCK_TOLERANCE_SECONDS
+    if late is not None and not confirmed:
+        log.warning("the clock reads back %s, %+.0f s from the asked %s", read_back, late, asked)
+    for write, row in mine:
+        echoed = row.get("echo") == write.value
+        row.update(readback=regs[write.register], ok=confirmed and echoed)
+        row["status"] = "confirmed" if row["ok"] else "not confirmed"
+    return all(row["ok"] for _, row in mine)

@@ -33,7 +33,10 @@ LOOPBACK_SUBNET = "127.0.0.0/29"
 
 GUNICORN_STUB = """#!/usr/bin/env bash
 # Records how it was started; exits with STUB_GUNICORN_EXIT, or serves until SIGTERM.
-{ echo "cwd=$PWD"; echo "args=$*"; echo "INVERTOR_IP=${INVERTOR_IP:-}"; } >"$STUB_LOG/gunicorn.tmp"
+{
+    echo "cwd=$PWD"; echo "args=$*"; echo "INVERTOR_IP=${INVERTOR_IP:-}"
+    echo "REST_TOKEN_SET=${REST_TOKEN:+yes}"; echo "READ_ONLY=${GIVTCP_REST_READ_ONLY:-}"
+} >"$STUB_LOG/gunicorn.tmp"
 mv "$STUB_LOG/gunicorn.tmp" "$STUB_LOG/gunicorn"
 if [ -n "${STUB_GUNICORN_EXIT:-}" ]; then exit "$STUB_GUNICORN_EXIT"; fi
 trap 'exit 0' TERM
@@ -201,9 +204,30 @@ def test_serves_the_rest_api_with_gunicorn_as_the_seed_did(start):
         "cwd": str(PROJECT_ROOT),
         "args": "-w 4 -b 0.0.0.0:6345 REST:giv_api",
         "INVERTOR_IP": "127.0.0.1",
+        "REST_TOKEN_SET": "",
+        "READ_ONLY": "1",  # no token on a public bind: reads only (test_rest checks the 403)
     }
     assert run.record("mosquitto") == {}
     assert run.stdout == ""  # SELF_RUN is off by default: read.py never ran
+
+
+@pytest.mark.parametrize("token", ["", "   "])
+def test_no_token_on_the_public_bind_turns_the_control_routes_off(start, token):
+    run = start({"INVERTOR_IP": "127.0.0.1", "REST_TOKEN": token, "STUB_GUNICORN_EXIT": "0"})
+    assert run.wait() == 0
+    assert run.record("gunicorn")["READ_ONLY"] == "1"
+    assert "REST_TOKEN is empty" in run.stderr
+    assert "control (POST) routes are off" in run.stderr
+
+
+def test_a_token_keeps_the_control_routes_on_and_is_not_logged(start):
+    token = "a-long-random-token-4f1c"
+    run = start({"INVERTOR_IP": "127.0.0.1", "REST_TOKEN": token, "STUB_GUNICORN_EXIT": "0"})
+    assert run.wait() == 0
+    record = run.record("gunicorn")
+    assert (record["REST_TOKEN_SET"], record["READ_ONLY"]) == ("yes", "")
+    assert "REST_TOKEN is empty" not in run.stderr
+    assert token not in run.stdout + run.stderr
 
 
 def test_exit_code_is_gunicorns(start):

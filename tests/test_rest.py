@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +17,9 @@ import pytest
 import requests
 
 from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
+from givtcp.shared_reads import SHARED_READ_SECONDS
 from tests.conftest import PROJECT_ROOT
+from tests.scripts import run_script, sim_env
 
 NOON = dt.datetime(2026, 6, 21, 12, 0, 0)
 TOKEN = "rest-token-for-tests"
@@ -36,8 +40,18 @@ def sim():
 
 
 @pytest.fixture(scope="module")
-def rest(sim, tmp_path_factory) -> str:
-    state: Path = tmp_path_factory.mktemp("rest-state")
+def rest_state(tmp_path_factory) -> Path:
+    """The state folder of the REST service (write.py run with it shares its state)."""
+    return tmp_path_factory.mktemp("rest-state")
+
+
+@pytest.fixture(scope="module")
+def rest(sim, rest_state) -> Iterator[str]:
+    yield from serve(sim, rest_state, {"REST_TOKEN": TOKEN})
+
+
+def serve(sim: Simulator, state: Path, extra: dict[str, str], workers: int = 4) -> Iterator[str]:
+    """REST.py under gunicorn on a free loopback port until the generator is closed."""
     port = free_port()
     env = {
         "PATH": os.environ["PATH"],
@@ -46,11 +60,11 @@ def rest(sim, tmp_path_factory) -> str:
         "INVERTOR_PORT": str(sim.port),
         "STATE_LOCATION": str(state),
         "NUM_BATTERIES": "1",
-        "REST_TOKEN": TOKEN,
+        **extra,
     }
     gunicorn = Path(sys.executable).parent / "gunicorn"
     proc = subprocess.Popen(
-        [str(gunicorn), "-w", "4", "-b", f"127.0.0.1:{port}", "REST:giv_api"],
+        [str(gunicorn), "-w", str(workers), "-b", f"127.0.0.1:{port}", "REST:giv_api"],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -114,6 +128,7 @@ def test_concurrent_reads_share_one_inverter_read(sim, rest):
 
 
 def test_post_writes_and_reads_back(sim, rest):
+    requests.get(f"{rest}/getModesandTimes", timeout=30)  # a shared read the write must end
     response = requests.post(
         f"{rest}/setChargeTarget", json={"chargeToPercent": "77"}, headers=auth(), timeout=30
     )
@@ -161,3 +176,166 @@ def test_silent_inverter_is_504(sim, rest):
 
 
 SHARE_WINDOW_PAUSE = 5.2
+
+
+# -- issue 10 item 23 / issue 14: a write from another process ends the sharing window ---------
+
+
+def test_a_read_right_after_write_py_sees_the_new_value(sim, rest, rest_state):
+    time.sleep(SHARE_WINDOW_PAUSE)  # the first read below is a fresh one, not an older share
+    started = time.monotonic()  # the shared read is at least this recent
+    reads = hr0_reads(sim)
+    first = requests.get(f"{rest}/getModesandTimes", timeout=30).json()["Control"]["Target SOC"]
+    assert hr0_reads(sim) == reads + 1
+    shared = requests.get(f"{rest}/getModesandTimes", timeout=30).json()["Control"]["Target SOC"]
+    assert (shared, hr0_reads(sim)) == (first, reads + 1)  # the window is open: shared
+    target = 33 if first != 33 else 42
+    payload = json.dumps({"chargeToPercent": target})
+    run = run_script(
+        "write.py", "setChargeTarget", payload, env=sim_env(sim.port, rest_state, NUM_BATTERIES="1")
+    )
+    assert run.code == 0, run.stderr
+    asked_at = time.monotonic()
+    after = requests.get(f"{rest}/getModesandTimes", timeout=30).json()["Control"]["Target SOC"]
+    assert asked_at - started < SHARED_READ_SECONDS, "too slow to be inside the window: re-run"
+    assert after == target == sim.truth()["holding"][116]
+
+
+# -- item 22: JSON everywhere, a body limit, JSON whatever the Content-Type, key order -----------
+
+
+def test_unknown_route_and_wrong_method_answer_json(sim, rest):
+    before = len(sim.requests)
+    missing = requests.get(f"{rest}/nothing", timeout=30)
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/json"
+    assert "no such route" in missing.json()["error"]
+    for method, route in (("GET", "setChargeTarget"), ("POST", "runAll"), ("PUT", "runAll")):
+        wrong = requests.request(method, f"{rest}/{route}", headers=auth(), timeout=30)
+        assert wrong.status_code == 405, (method, route)
+        assert f"{method} is not allowed" in wrong.json()["error"]
+    assert len(sim.requests) == before
+
+
+def test_huge_body_is_413_and_not_echoed(sim, rest):
+    before = len(sim.requests)
+    body = '{"chargeToPercent": "' + "9" * 3_000_000 + '"}'
+    response = requests.post(
+        f"{rest}/setChargeTarget",
+        data=body,
+        headers={**auth(), "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 413
+    assert "larger than" in response.json()["error"]
+    assert len(response.content) < 500
+    assert len(sim.requests) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"chargeToPercent": ' + "7" * 5000 + "}",
+        "[" * 60_000 + "]" * 60_000,
+        '{"a":' * 5000 + "1" + "}" * 5000,
+        '{"chargeToPercent": "٥٠"}',
+        '{"chargeToPercent": "' + "x" * 10_000 + '"}',
+        b"\xff\xfe{",
+    ],
+    ids=["5000 digits", "60000 deep", "5000 deep", "arabic digits", "long value", "not utf-8"],
+)
+def test_hostile_payload_is_400_json_and_sends_nothing(sim, rest, body):
+    before = len(sim.requests)
+    response = requests.post(f"{rest}/setChargeTarget", data=body, headers=auth(), timeout=30)
+    assert response.status_code == 400
+    assert response.json()["field"] in ("payload", "chargeToPercent")
+    assert len(response.content) < 1000
+    assert len(sim.requests) == before
+
+
+def test_rate_payload_is_checked_before_any_read(sim, rest):
+    before = len(sim.requests)
+    for payload in ('{"chargeRate":"abc"}', "{}", "[]"):
+        response = requests.post(f"{rest}/setChargeRate", data=payload, headers=auth(), timeout=30)
+        assert response.status_code == 400, payload
+    assert len(sim.requests) == before
+
+
+def test_plain_curl_d_body_is_read_as_json(sim, rest):
+    target = 71 if sim.truth()["holding"][116] != 71 else 72
+    # requests sends a str body as form data: no Content-Type: application/json, as `curl -d`
+    response = requests.post(
+        f"{rest}/setChargeTarget",
+        data=f'{{"chargeToPercent":"{target}"}}',
+        headers={**auth(), "Content-Type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert sim.truth()["holding"][116] == target
+
+
+def test_answers_keep_the_cli_key_order(sim, rest, rest_state):
+    env = sim_env(sim.port, rest_state, NUM_BATTERIES="1")
+    cli = run_script("read.py", "getModesandTimes", env=env)
+    assert cli.code == 0, cli.stderr
+    over_rest = requests.get(f"{rest}/getModesandTimes", timeout=30).json()
+    assert list(over_rest) == list(cli.json())
+    for group, values in cli.json().items():
+        if isinstance(values, dict):
+            assert list(over_rest[group]) == list(values), group
+    write = requests.post(
+        f"{rest}/setChargeSlot2",
+        json={"start": "0200", "finish": "0300"},
+        headers=auth(),
+        timeout=30,
+    ).json()
+    cli_write = run_script(
+        "write.py", "setChargeSlot2", '{"start": "0230", "finish": "0330"}', env=env
+    ).json()
+    assert list(write) == list(cli_write) == ["result", "writes"]
+    assert [list(r) for r in write["writes"]] == [list(r) for r in cli_write["writes"]]
+    assert list(write["writes"][0])[:3] == ["register", "name", "value"]
+
+
+# -- item 13: a write cut off midway is 502 with the rows done -----------------------------------
+
+
+def test_write_cut_off_midway_is_502_with_the_rows(sim, rest):
+    hr = sim.truth()["holding"]
+    payload = {"start": "0115", "finish": "0415", "chargeToPercent": 63 if hr[116] != 63 else 64}
+    sim.faults.silent_after_writes = 1  # HR116 answered, then the dongle is gone
+    try:
+        response = requests.post(f"{rest}/setChargeSlot1", json=payload, headers=auth(), timeout=60)
+    finally:
+        sim.faults.silent_after_writes = 0
+        sim.faults.silent = False
+    assert response.status_code == 502
+    rows = response.json()["writes"]
+    assert [r["status"] for r in rows] == [
+        "confirmed",
+        "unknown",
+        "not sent",
+        "not sent",
+        "not sent",
+    ]
+    assert rows[0]["readback"] == payload["chargeToPercent"] == sim.truth()["holding"][116]
+
+
+# -- item 24: no token on a public bind: the control routes are off ------------------------------
+
+
+@pytest.fixture(scope="module")
+def read_only_rest(sim, tmp_path_factory) -> Iterator[str]:
+    state = tmp_path_factory.mktemp("read-only-state")
+    yield from serve(sim, state, {"REST_TOKEN": "", "GIVTCP_REST_READ_ONLY": "1"}, workers=1)
+
+
+def test_control_routes_are_off_without_a_token_on_a_public_bind(sim, read_only_rest):
+    before = len(sim.requests)
+    response = requests.post(
+        f"{read_only_rest}/setChargeTarget", json={"chargeToPercent": "50"}, timeout=30
+    )
+    assert response.status_code == 403
+    assert "REST_TOKEN" in response.json()["error"]
+    assert len(sim.requests) == before
+    assert requests.get(f"{read_only_rest}/getTimeslots", timeout=30).status_code == 200

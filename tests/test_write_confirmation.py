@@ -52,6 +52,7 @@ def expected_row(fault: str, before: int, target: int) -> dict:
         "value": target,
         "echo": echo,
         "readback": readback,
+        "status": "not confirmed",
         "ok": False,
     }
 

@@ -305,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply writes but echo them with another value (the stored one plus 1)",
     )
+    f.add_argument(
+        "--silent-after-writes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="answer N writes, then fall silent (a dongle dropping off mid-way); 0 = off",
+    )
     log = p.add_argument_group("logging")
     log.add_argument(
         "-v",

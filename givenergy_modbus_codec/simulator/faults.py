@@ -58,6 +58,7 @@ class Faults:
     drop_writes: bool = False  # writes neither applied nor answered (as a Gen2 AC 3001 does)
     readback_mismatch: bool = False  # writes echoed as asked but not applied (read-back differs)
     echo_mismatch: bool = False  # writes applied but echoed with another value (echo differs)
+    silent_after_writes: int = 0  # >0: answer this many more writes; the next one turns on silent
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Set several fields, checking names, types and ranges (the control endpoint uses it)."""

@@ -117,6 +117,7 @@ class DongleServer:
         self._records_lock = threading.Lock()
         self._bus = asyncio.Lock()
         self._server: asyncio.Server | None = None
+        self._silence_next_write = False  # the silent_after_writes fault has run down
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -274,6 +275,9 @@ class DongleServer:
             self._record(conn, received, frame, "ignored", "not a request")
 
     async def _answer(self, conn: _Connection, received: float, request: Request) -> None:
+        if self._silence_next_write and isinstance(request, WriteRequest):
+            self._silence_next_write = False
+            self.faults.silent = True  # silent_after_writes: this write finds the dongle gone
         if self.faults.silent:
             self._record(conn, received, request, "silence", "silent fault")
             return
@@ -294,6 +298,9 @@ class DongleServer:
             frames, applied = faulty
             self._record(conn, received, request, reply.outcome, reply.detail, tuple(applied))
             self._fan_out(frames)
+            if isinstance(request, WriteRequest) and self.faults.silent_after_writes > 0:
+                self.faults.silent_after_writes -= 1
+                self._silence_next_write = self.faults.silent_after_writes == 0
 
     def _with_faults(self, request: Request, answer: Frame) -> tuple[list[bytes], list[str]]:
         """The encoded frames to send for ``answer`` after the value and framing faults, and

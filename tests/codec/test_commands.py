@@ -568,3 +568,64 @@ def test_any_payload_either_plans_allowlisted_writes_or_raises_a_validation_erro
 
 def test_huge_digit_strings_are_rejected_cleanly():
     assert rejected("setChargeTarget", {"chargeToPercent": "9" * 5000}).field == "chargeToPercent"
+
+
+# -- issue 10 items 14/15: ASCII digits only, no echo of huge values, rates checked first ------
+
+
+@pytest.mark.parametrize(
+    ("function", "payload", "field"),
+    [
+        ("setChargeTarget", {"chargeToPercent": "٥٠"}, "chargeToPercent"),  # Arabic-Indic 50
+        ("setChargeTarget", {"chargeToPercent": "５０"}, "chargeToPercent"),  # fullwidth 50
+        ("setChargeSlot1", {"start": "٠١٠٠", "finish": "0400"}, "start"),
+        ("setChargeSlot1", {"start": "0100", "finish": "٠٤:٠٠"}, "finish"),
+        ("setDateTime", {"dateTime": "٢٨/٠٤/٢٠٢٣ ١٢:١٥:٣٦"}, "dateTime"),
+        ("setChargeRate", {"chargeRate": "١٠٠٠"}, "chargeRate"),
+    ],
+)
+def test_only_ascii_digits_are_numbers(function, payload, field):
+    assert rejected(function, payload, GEN1_8KWH).field == field
+
+
+def test_ascii_forms_of_the_same_values_still_plan():
+    assert pairs(plan_writes("setChargeTarget", {"chargeToPercent": "50"})) == [(116, 50)]
+    writes = plan_writes("setDateTime", {"dateTime": "28/04/2023 12:15:36"})
+    assert pairs(writes) == [(35, 23), (36, 4), (37, 28), (38, 12), (39, 15), (40, 36)]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"chargeToPercent": "9" * 5000},
+        {"chargeToPercent": 10**4000},
+        {"chargeToPercent": "x" * 100_000},
+        {"chargeToPercent": [1] * 10_000},
+        {"k" * 100_000: 1},
+    ],
+)
+def test_a_huge_value_is_refused_without_being_echoed(payload):
+    error = rejected("setChargeTarget", payload)
+    body = error.as_dict()
+    assert len(body["error"]) < 200
+    assert len(body["field"]) <= 40
+
+
+@pytest.mark.parametrize(
+    ("function", "payload", "field"),
+    [
+        ("setChargeRate", {"chargeRate": "abc"}, "chargeRate"),
+        ("setChargeRate", {}, "chargeRate"),
+        ("setChargeRate", [], "payload"),
+        ("setChargeRate", {"chargeRate": "-5"}, "chargeRate"),
+        ("setDischargeRate", {"dischargeRate": True}, "dischargeRate"),
+        ("setDischargeRate", {"dischargeRate": 1, "x": 2}, "x"),
+    ],
+)
+def test_rate_payloads_are_checked_without_a_context(function, payload, field):
+    assert rejected(function, payload, None).field == field
+
+
+def test_a_good_rate_payload_without_a_context_asks_for_one():
+    with pytest.raises(C.ContextNeeded):
+        plan_writes("setChargeRate", {"chargeRate": "1000"}, None)
