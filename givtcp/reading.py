@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import InverterTimeout, NoValidData, TransportError
+from givenergy_modbus_codec.errors import NoValidData, TransportError, UnsupportedModel
 from givenergy_modbus_codec.model import (
     SERIAL_PATTERN,
     Battery,
@@ -21,8 +21,8 @@ from givenergy_modbus_codec.model import (
 from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.transport import DongleClient
 
-from . import quality, report
-from .batteries import battery_plan, remember_batteries
+from . import detection, quality, report
+from .batteries import remember_batteries
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -228,15 +228,12 @@ def read_inverter(
     if dongle is None:
         with DongleClient(settings.transport_config()) as session:
             return read_inverter(function, settings, session)
-    banks = reader.READ_FUNCTION_BANKS[function]
     with_batteries = function in reader.FUNCTIONS_WITH_BATTERIES
-    known, probes = battery_plan(settings) if with_batteries else ((), ())
     started = time.time()
     state = quality.StateFile(settings.state_file("last-good"))
-    snapshot = reader.read_banks(dongle, banks, known, probes)
-    if any(label in snapshot.failures for label in _required(banks)):
-        reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
-        raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
+    # The model decides the banks and addresses (a refused model stops here: exit 1).
+    planned = detection.read_planned(dongle, function, settings, with_batteries)
+    snapshot, known, probes = planned.snapshot, planned.known, planned.probes
     decoded = _decode(snapshot)
     for _ in range(BLOCK_RETRIES):
         suspects = _suspect_banks(decoded, known)
@@ -275,11 +272,6 @@ def read_inverter(
             + "; ".join(f"{k}: {v}" for k, v in list(result.rejected.items())[:5])
         )
     return result
-
-
-def _required(banks: tuple[reader.Bank, ...]) -> list[str]:
-    # IR(180,60) is optional: not every model implements it.
-    return [bank.label for bank in banks if bank != reader.IR_180]
 
 
 def build_result(
@@ -322,4 +314,6 @@ def build_result(
 
 
 def unreachable_message(exc: TransportError) -> str:
+    if isinstance(exc, UnsupportedModel):
+        return str(exc)  # the model is known not to be readable: say exactly that
     return f"inverter not read: {exc}"

@@ -1,0 +1,100 @@
+"""read.py per model family against the simulator: refused families stop after HR(0,60)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from givenergy_modbus_codec.frames import Function
+from givenergy_modbus_codec.simulator import Simulator, SimulatorConfig
+from tests.scripts import run_script, sim_env
+
+NOON = dt.datetime(2026, 6, 21, 12, 0, 0)
+
+# families.md §1.1; the message is the one issue 11 asks for.
+REFUSED = {
+    0x4004: "Three-phase hybrid",
+    0x4101: "Commercial All-in-One",
+    0x5001: "EMS",
+    0x6001: "Three-phase AC",
+    0x7001: "Gateway",
+    0x8201: "All-in-One Hybrid",
+    0x8301: "Battery Ready hybrid",
+    0x2301: "PV inverter",
+    0x9999: None,
+    0x1001: None,
+}
+
+
+@pytest.fixture
+def sim():
+    simulator = Simulator(SimulatorConfig(seed=5, speed=0.0, start_time=NOON, batteries=1))
+    simulator.start(host="127.0.0.1", port=0)
+    yield simulator
+    simulator.stop()
+
+
+def serve_device_type_code(sim: Simulator, code: int) -> None:
+    """Make the simulated inverter report ``code`` in HR0 (everything else unchanged)."""
+    with sim.device.lock:
+        sim.device.plant.holding[0] = code
+
+
+def reads(sim: Simulator, since: int) -> list[tuple[int, int, int, int]]:
+    return [
+        (r.frame.device, r.frame.function, r.frame.base, r.frame.count)
+        for r in sim.requests[since:]
+        if r.frame.kind == "read_request"
+    ]
+
+
+@pytest.mark.parametrize(("code", "name"), REFUSED.items(), ids=[f"{c:04x}" for c in REFUSED])
+def test_refused_model_exits_1_after_reading_only_its_identity(sim, tmp_path, code, name):
+    serve_device_type_code(sim, code)
+    before = len(sim.requests)
+    run = run_script("read.py", "runAll", env=sim_env(sim.port, tmp_path))
+    assert run.code == 1, run.stderr
+    assert run.stdout == ""
+    label = name or "unknown model"
+    assert run.error() == {
+        "error": f"inverter model {code:04x} ({label}) is not supported by this version"
+    }
+    assert reads(sim, before) == [(0x11, Function.READ_HOLDING, 0, 60)]
+
+
+def test_model_is_remembered_and_a_change_is_noticed(sim, tmp_path):
+    env = sim_env(sim.port, tmp_path, NUM_BATTERIES="1")
+    assert run_script("read.py", "getTimeslots", env=env).code == 0
+    (state,) = tmp_path.glob("model-*.json")
+    assert json.loads(state.read_text()) == {
+        "device_type_code": "2001",
+        "family": "hybrid",
+        "devices": {},
+    }
+    serve_device_type_code(sim, 0x7001)
+    run = run_script("read.py", "getTimeslots", env=env)
+    assert run.code == 1
+    assert "inverter model 7001 (Gateway)" in run.error()["error"]
+
+
+@pytest.mark.servers
+def test_refused_model_publishes_only_offline_on_mqtt(sim, tmp_path, mosquitto_anon):
+    root = f"givtcp-test/refused-{sim.port}"
+    serve_device_type_code(sim, 0x4004)
+    env = sim_env(
+        sim.port,
+        tmp_path,
+        MQTT_OUTPUT="true",
+        MQTT_ADDRESS=mosquitto_anon.host,
+        MQTT_PORT=str(mosquitto_anon.port),
+        MQTT_TOPIC=root,
+    )
+    try:
+        run = run_script("read.py", "runAll", env=env)
+        assert run.code == 1, run.stderr
+        retained = mosquitto_anon.retained(f"{root}/#")
+        assert {t: m.text for t, m in retained.items()} == {f"{root}/status": "offline"}
+    finally:
+        mosquitto_anon.clear_retained(f"{root}/#")
