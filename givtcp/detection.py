@@ -14,8 +14,11 @@ import json
 import logging
 from typing import Any, NamedTuple
 
-from givenergy_modbus_codec import manifest, reader
+from givenergy_modbus_codec import hv_stack, manifest, reader
 from givenergy_modbus_codec.errors import InverterTimeout, TransportError
+from givenergy_modbus_codec.families import hv_battery
+from givenergy_modbus_codec.frames import Function
+from givenergy_modbus_codec.hv_stack import HvStack
 from givenergy_modbus_codec.transport import DongleClient
 
 from .batteries import battery_plan
@@ -32,6 +35,7 @@ class PlannedRead(NamedTuple):
     snapshot: reader.RegisterSnapshot
     known: tuple[int, ...]  # LV battery addresses known to hold a battery
     probes: tuple[int, ...]  # LV battery addresses probed this run
+    hv_stacks: tuple[HvStack, ...] = ()  # HV families: the stacks found this run
 
 
 def _model_path(settings: Settings) -> str:
@@ -106,7 +110,61 @@ def read_planned(
     if with_batteries and family.battery == manifest.BATTERY_LV:
         known, probes = battery_plan(settings)
         _merge(snapshot, reader.read_banks(dongle, (), known, probes))
-    return PlannedRead(family, snapshot, known, probes)
+    stacks: tuple[HvStack, ...] = ()
+    if with_batteries and family.battery == manifest.BATTERY_HV:
+        stacks = read_hv_stacks(dongle, snapshot)
+    return PlannedRead(family, snapshot, known, probes, stacks)
+
+
+HV_PROBE_TIMEOUT = 1.0  # the BMS summary decides whether there is a stack: one short try
+
+
+def _battery_page(
+    dongle: DongleClient,
+    device: int,
+    base: int,
+    snapshot: reader.RegisterSnapshot,
+    probe: bool = False,
+) -> dict[int, int]:
+    """IR(base,60) at a battery address; {} (reason in ``failures``) when it is not served."""
+    bank = reader.Bank(device, Function.READ_INPUT, base)
+    try:
+        page = dongle.read(
+            device,
+            Function.READ_INPUT,
+            base,
+            bank.count,
+            timeout=HV_PROBE_TIMEOUT if probe else None,
+            retries=0 if probe else None,
+        )
+    except TransportError as exc:
+        snapshot.failures[bank.label] = str(exc)
+        log.info("%s not read: %s", bank.label, exc)
+        return {}
+    snapshot.banks_read.append(bank.label)
+    return page.registers()
+
+
+def read_hv_stacks(dongle: DongleClient, snapshot: reader.RegisterSnapshot) -> tuple[HvStack, ...]:
+    """The HV stacks: the BMS summary at 0xA0 says how many BCUs; each BCU (0x70 + n) how many
+    modules, read at 0x50 onwards (numbered on across stacks). Every page is optional: one
+    that is not served is recorded in ``failures`` and never fails the run."""
+    stacks = []
+    module = hv_battery.FIRST_BMU_ADDRESS
+    bms = _battery_page(dongle, hv_battery.BMS_ADDRESS, 60, snapshot, probe=True)
+    for index, address in enumerate(hv_stack.bcu_addresses(hv_stack.bcu_count(bms))):
+        bcu = _battery_page(dongle, address, 60, snapshot)
+        if not bcu:
+            continue
+        bcu.update(_battery_page(dongle, address, 120, snapshot))
+        count = bcu.get(64, 0)
+        pages = {}
+        for device in hv_stack.module_addresses(module, count):
+            if page := _battery_page(dongle, device, 60, snapshot):
+                pages[device] = page
+        module += count
+        stacks.append(hv_stack.decode_stack(index, bcu, pages))
+    return tuple(stacks)
 
 
 def _read_with_fallbacks(

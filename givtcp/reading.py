@@ -21,7 +21,7 @@ from givenergy_modbus_codec.model import (
 from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.transport import DongleClient
 
-from . import detection, quality, report
+from . import detection, hv_batteries, quality, report
 from .batteries import remember_batteries
 from .config import Settings
 
@@ -261,6 +261,8 @@ def read_inverter(
     for address, reason in decoded.bad_pages.items():
         if address in known:
             result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
+    if planned.hv_stacks:
+        hv_batteries.add_to(result, planned.hv_stacks)
     for kind, names in notes.items():
         if names:
             result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names

@@ -98,3 +98,26 @@ def test_refused_model_publishes_only_offline_on_mqtt(sim, tmp_path, mosquitto_a
         assert {t: m.text for t, m in retained.items()} == {f"{root}/status": "offline"}
     finally:
         mosquitto_anon.clear_retained(f"{root}/#")
+
+
+def test_all_in_one_reads_its_plan_and_no_lv_battery_addresses(sim, tmp_path):
+    """An AIO (HR0 8001) is read with the single-phase banks, its HV stack looked for at the
+    BMS summary 0xA0 (the simulator has none: an optional page, the run still succeeds) and
+    no LV pack probed at 0x32..0x37 (families.md §1.4)."""
+    serve_device_type_code(sim, 0x8001)
+    before = len(sim.requests)
+    run = run_script("read.py", "runAll", env=sim_env(sim.port, tmp_path))
+    assert run.code == 0, run.stderr
+    out = run.json()
+    truth = sim.truth()
+    ir, hr = truth["input"], truth["holding"]
+    assert out["Power"]["SOC"] == ir[59]
+    assert out["Power"]["Battery Power"] == (ir[52] - 65536 if ir[52] >= 32768 else ir[52])
+    details = out["Invertor Details"]
+    assert details["Invertor Model"] == "All-in-One"
+    assert details["Rated Power W"] == 6000
+    assert details["Battery Capacity kWh"] == round(hr[55] * 307 / 1000, 2)
+    assert "Battery Details" not in out
+    devices = {device for device, *_ in reads(sim, before)}
+    assert devices == {0x11, 0xA0}
+    assert reads(sim, before).count((0xA0, Function.READ_INPUT, 60, 60)) == 1

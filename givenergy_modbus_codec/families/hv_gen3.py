@@ -2,7 +2,7 @@
 AIO its PV strings are real (IR1/2, IR8/9; families.md §2.1)."""
 
 from ..registers import HOLDING_REGISTERS, INPUT_REGISTERS
-from .aio import HV_BATTERY_VOLTAGE, _holding, _input
+from .aio import HV_BATTERY_VOLTAGE, HV_PROTECTION_LIMITS, _holding, _input
 from .base import FamilyTables, derive
 
 TABLES = FamilyTables(
@@ -14,6 +14,7 @@ TABLES = FamilyTables(
                 "battery_capacity_ah",
                 description="Ah of the HV string; nominal Wh = Ah × 307 V (unverified)",
             ),
+            *HV_PROTECTION_LIMITS,
         ),
     ),
     input=derive(

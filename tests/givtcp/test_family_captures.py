@@ -1,0 +1,164 @@
+"""Every shared capture: its register file built from the response frames, the model detected
+from HR0, and the values decoded with that family's map, checked against our own decode of the
+raw registers worked out from families.md (skipped when shared/vectors is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from givenergy_modbus_codec import hv_stack, manifest
+from givenergy_modbus_codec.errors import UnsupportedModel
+from givenergy_modbus_codec.families.identity import IDENTITY_NAMES
+from givenergy_modbus_codec.frames import Function, ReadResponse, decode_frame
+from givenergy_modbus_codec.model import decode_inverter
+from givtcp import hv_batteries
+from tests.conftest import capture_files, load_vectors
+
+Registers = dict[tuple[int, int], dict[int, int]]
+
+HR, IR = Function.READ_HOLDING, Function.READ_INPUT
+AIO = "aio_a__aio_arm612_5min.log.json"
+THREE_PHASE = "three_phase_hv_a__giv3hy11_da011_10min.log.json"
+AC_BEHIND_EMS = "ems_2_inv_3_bat_a__ac_arm282_1x_givbat512gen3_30min.log.json"
+
+# families.md §1.1 and the capture names: HR0, family, read by this version, generation.
+EXPECTED = {
+    AIO: ("8001", "aio", True, None),
+    AC_BEHIND_EMS: ("3001", "ac", True, None),
+    "ems_2_inv_3_bat_a__ems_arm1036_60s.log.json": ("5001", "ems", False, None),
+    "gateway_2aio_a__gateway_gaaa0014_10min_night.log.json": ("7001", "gateway", False, None),
+    "hybrid_2_bat_a__hybrid_gen1_arm449_0x11_poll_10min.log.json": ("2001", "hybrid", True, "Gen1"),
+    "hybrid_gen2_1_bat_a__hybrid_gen2_arm920_60s.log.json": ("2003", "hybrid", True, "Gen2"),
+    THREE_PHASE: ("4004", "three_phase", False, None),
+}
+
+
+def register_file(name: str) -> Registers:
+    """(device, function) -> {register: last value answered} over the capture's CRC-valid
+    read responses. The three-phase capture holds no HR(0,60) answer: its HR0 is the 4004
+    families.md reports for that unit (C:three_phase_hv_a)."""
+    registers: Registers = {}
+    if name == THREE_PHASE:
+        registers[(0x11, HR)] = {0: 0x4004}
+    for vector in load_vectors(str(Path("captures") / name))["vectors"]:
+        if vector["direction"] != "to_client":
+            continue
+        frame = decode_frame(bytes.fromhex(vector["hex"]))
+        if isinstance(frame, ReadResponse):
+            page = registers.setdefault((frame.device, frame.function), {})
+            page.update(enumerate(frame.values, start=frame.base))
+    return registers
+
+
+def s16(raw: int) -> int:
+    return raw - 0x10000 if raw >= 0x8000 else raw
+
+
+def ascii_of(regs: dict[int, int], addresses) -> str:
+    return b"".join(regs[a].to_bytes(2, "big") for a in addresses).decode("latin-1").strip("\0")
+
+
+def test_every_capture_has_an_expectation():
+    names = {p.name for p in capture_files()}
+    if not names:
+        pytest.skip("no captures")
+    assert names == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_model_detected_from_hr0(name):
+    code, key, supported, generation = EXPECTED[name]
+    regs = register_file(name)
+    holding = regs[(0x11, HR)]
+    assert f"{holding[0]:04x}" == code
+    family = manifest.resolve(code)
+    assert (family.key, family.supported) == (key, supported)
+    inverter = decode_inverter(holding, regs.get((0x11, IR), {}))
+    assert inverter.family == family.name
+    assert inverter.generation == generation
+    if not supported:
+        with pytest.raises(UnsupportedModel, match=f"^inverter model {code} "):
+            manifest.require_supported(code)
+
+
+@pytest.mark.parametrize("name", [n for n, e in EXPECTED.items() if not e[2]])
+def test_refused_families_decode_identity_only(name):
+    """Never a screen of zeros: a three-phase unit's IR0-59 are all zero (families.md §4)."""
+    regs = register_file(name)
+    inverter = decode_inverter(regs[(0x11, HR)], regs.get((0x11, IR), {}))
+    assert set(inverter.values) | set(inverter.invalid) <= IDENTITY_NAMES
+    assert "battery_percent" not in inverter.values
+    if 13 in regs[(0x11, HR)]:
+        assert inverter.serial == ascii_of(regs[(0x11, HR)], range(13, 18))
+
+
+def test_all_in_one_values():
+    regs = register_file(AIO)
+    hr, ir = regs[(0x11, HR)], regs[(0x11, IR)]
+    inverter = decode_inverter(hr, ir)
+    v = inverter.values
+    # IR50 is the HV stack voltage /100 (families.md §2.1): ~313 V is normal, not implausible.
+    assert 300 < ir[50] / 100 < 330
+    assert v["v_battery"] == ir[50] / 100
+    assert "v_battery" not in inverter.invalid
+    assert v["battery_percent"] == ir[59]
+    assert v["p_battery"] == s16(ir[52])
+    assert v["p_grid_out"] == s16(ir[30])
+    assert inverter.rated_power_w == 6000  # DTC 8001: All in One 6 kW
+    # HR55 = 52 Ah of a 96-cell string × 307 V (families.md §2.8) = 15964 Wh; not 52 × 51.2.
+    assert hr[55] == 52
+    assert inverter.battery_capacity_kwh == 15.96
+    assert inverter.invalid == {}
+
+
+def _stack(name: str) -> hv_stack.HvStack:
+    regs = register_file(name)
+    bms = regs[(0xA0, IR)]
+    assert hv_stack.bcu_count(bms) == bms[61] == 1
+    bcu = regs[(0x70, IR)]
+    modules = {d: page for (d, f), page in regs.items() if 0x50 <= d <= 0x6F and f == IR}
+    return hv_stack.decode_stack(0, bcu, modules)
+
+
+def test_all_in_one_hv_stack():
+    regs = register_file(AIO)
+    bcu = regs[(0x70, IR)]
+    stack = _stack(AIO)
+    assert bcu[64] == 4 and bcu[67] == 96 and bcu[68] == 48  # 4 modules, 24 cells, 12 sensors
+    details, rejected = hv_batteries.details((stack,))
+    assert rejected == {}
+    assert set(details) == {"HV Stack 1", *(f"HV Stack 1 Module {k}" for k in range(1, 5))}
+    top = details["HV Stack 1"]
+    assert top["Battery Serial Number"] == ascii_of(bcu, range(138, 143))
+    assert top["Battery Voltage"] == bcu[73] / 10
+    assert top["Battery Current"] == -s16(bcu[76]) / 10  # the BCU counts − discharge
+    assert top["Battery SOC"] == bcu[80] >> 8
+    assert top["Battery Modules"] == 4
+    assert top["Battery Design Capacity Ah"] == bcu[98] / 10
+    assert top["Battery Charge Energy Total kWh"] == ((bcu[82] << 16) + bcu[83]) / 10
+    assert top["Battery Discharge Energy Total kWh"] == ((bcu[84] << 16) + bcu[85]) / 10
+    for k, address in enumerate(range(0x50, 0x54), start=1):
+        page = regs[(address, IR)]
+        module = details[f"HV Stack 1 Module {k}"]
+        for cell in range(1, 25):
+            assert module[f"Battery Cell {cell} Voltage"] == page[59 + cell] / 1000
+        for sensor in range(1, 13):
+            assert module[f"Battery Cell {sensor} Temperature"] == s16(page[89 + sensor]) / 10
+        # IR102-113 read 0 on an AIO module: not 0 °C, there are no such sensors.
+        assert "Battery Cell 13 Temperature" not in module
+        assert module["Battery Serial Number"] == ascii_of(page, range(114, 119))
+
+
+def test_three_phase_hv_stack_with_a_split_serial():
+    regs = register_file(THREE_PHASE)
+    stack = _stack(THREE_PHASE)
+    details, _ = hv_batteries.details((stack,))
+    assert len(stack.modules) == 6  # 144 cells, 72 sensors: 24 cells, 12 sensors each
+    last = regs[(0x55, IR)]
+    assert last[114] == 0 and last[110] != 0
+    module = details["HV Stack 1 Module 6"]
+    assert module["Battery Serial Number"] == ascii_of(last, (110, 115, 116, 117, 118))
+    assert module["Battery Cell 24 Voltage"] == last[83] / 1000
+    assert "Battery Cell 13 Temperature" not in module
