@@ -238,7 +238,7 @@ PV_ONLY = _refused(
 )
 
 # First two hex digits of HR0 -> family (families.md §1.1). A prefix not listed is refused.
-_BY_PREFIX: Mapping[str, Family] = MappingProxyType(
+BY_PREFIX: Mapping[str, Family] = MappingProxyType(
     {
         "20": HYBRID,
         "21": HYBRID,
@@ -257,7 +257,7 @@ _BY_PREFIX: Mapping[str, Family] = MappingProxyType(
         "83": GEN4,
     }
 )
-BY_KEY: Mapping[str, Family] = MappingProxyType({f.key: f for f in _BY_PREFIX.values()})
+BY_KEY: Mapping[str, Family] = MappingProxyType({f.key: f for f in BY_PREFIX.values()})
 FAMILIES: tuple[Family, ...] = tuple(BY_KEY.values())
 
 
@@ -266,7 +266,7 @@ def resolve(dtc: str | None) -> Family | None:
     nobody knows the code."""
     if not dtc:
         return None
-    return _BY_PREFIX.get(dtc[:2].lower())
+    return BY_PREFIX.get(dtc[:2].lower())
 
 
 def require_supported(dtc: str | None) -> Family:

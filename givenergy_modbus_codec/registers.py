@@ -826,7 +826,8 @@ def _description_text(reg: Register) -> str:
 
 
 def render_markdown() -> str:
-    """All three tables as Markdown (docs/registers.md is this output, checked by a test)."""
+    """All tables as Markdown, then one section per model family (docs/registers.md is this
+    output, checked by a test)."""
     lines = [
         "# Register map",
         "",
@@ -838,23 +839,33 @@ def render_markdown() -> str:
         "*Writable* lists the raw values on this project's write allow-list (empty: never",
         "written).",
     ]
-    header = "| register | name | encoding | scale | unit | sign | plausible | writable | notes |"
     for bank, table in TABLES.items():
-        lines += ["", f"## {_TITLES[bank]}", "", header, "|---|---|---|---|---|---|---|---|---|"]
-        for reg in table:
-            cells = (
-                _addresses_text(reg.addresses),
-                f"`{reg.name}`",
-                reg.encoding.value,
-                f"/{reg.scale}" if reg.scale != 1 else "",
-                reg.unit,
-                reg.sign,
-                _bounds_text(reg),
-                _writable_text(reg),
-                _description_text(reg),
-            )
-            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", f"## {_TITLES[bank]}", "", *table_lines(table)]
+    # Imported here: the family maps are built from the tables above.
+    from .families.docs import family_sections
+
+    lines += family_sections()
     return "\n".join(lines) + "\n"
+
+
+def table_lines(table: Iterable[Register]) -> list[str]:
+    """One Markdown table of register rows (docs/registers.md)."""
+    header = "| register | name | encoding | scale | unit | sign | plausible | writable | notes |"
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    for reg in table:
+        cells = (
+            _addresses_text(reg.addresses),
+            f"`{reg.name}`",
+            reg.encoding.value,
+            f"/{reg.scale}" if reg.scale != 1 else "",
+            reg.unit,
+            reg.sign,
+            _bounds_text(reg),
+            _writable_text(reg),
+            _description_text(reg),
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -83,3 +83,16 @@ def test_ac_plan_falls_back_to_the_0x31_facade():
 def test_battery_kind_and_voltage(code, battery, voltage):
     family = manifest.resolve(code)
     assert (family.battery, family.battery_voltage) == (battery, voltage)
+
+
+def test_docs_have_one_section_per_family_map():
+    from givenergy_modbus_codec.registers import render_markdown
+
+    text = render_markdown()
+    assert "## Model families" in text
+    for title in ("All-in-One (80xx)", "HV Gen3 hybrid (81xx)"):
+        assert f"## {title}: differences from the single-phase map" in text
+    assert "| Three-phase hybrid | 40xx | refused |" in text
+    assert "## HV stack BCU IR 60–179 at 0x70 + stack" in text
+    # AIO: IR50 is bounded for an HV stack (families.md §2.1), not 0..70 V.
+    assert "| 50 | `v_battery` | u16 | /100 | V |  | 0..600 |" in text
