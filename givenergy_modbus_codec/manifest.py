@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from .errors import UnsupportedModel
+from .frames import INVERTER_ADDRESS, Function
 from .reader import HR_0, HR_60, IR_0, IR_180, Bank
 
 AC_FACADE_ADDRESS = 0x31  # AC/Gen1 facade; some plants (AC behind an EMS) serve HR60+ only here
@@ -99,6 +100,26 @@ _AC_READS = _reads(
         PlannedBank(IR_180, optional=True, fallbacks=(AC_FACADE_ADDRESS,)),
     ),
 )
+
+
+def _bank(function: int, base: int, count: int = 60) -> Bank:
+    return Bank(INVERTER_ADDRESS, function, base, count)
+
+
+# Three-phase: the banks dewet22/givenergy-modbus polls there (families.md §1.3), without the
+# all-zero single-phase input banks.
+_THREE_PHASE_READS = _reads(
+    slots=(
+        PlannedBank(_bank(Function.READ_HOLDING, 1060)),
+        PlannedBank(_bank(Function.READ_HOLDING, 1120, 5), optional=True),
+    ),
+    stats=(
+        PlannedBank(_bank(Function.READ_INPUT, 1000)),
+        PlannedBank(_bank(Function.READ_INPUT, 1060)),
+        PlannedBank(_bank(Function.READ_INPUT, 1120)),
+        PlannedBank(_bank(Function.READ_INPUT, 1360, 54), optional=True),
+    ),
+)
 _IDENTITY_ONLY = _reads(slots=(), stats=())  # refused families: HR(0,60) decides, then stop
 
 _NO_RATINGS: Mapping[str, int] = MappingProxyType({})
@@ -179,13 +200,18 @@ def _refused(key: str, name: str, phases: int, battery: str, slots: str, note: s
     )
 
 
-THREE_PHASE = _refused(
-    "three_phase",
-    "Three-phase hybrid",
-    3,
-    BATTERY_HV,
-    SLOTS_THREE_PHASE_10,
-    "values live in IR 1000-1413 and HR 1000-1124; not implemented yet",
+THREE_PHASE = Family(
+    key="three_phase",
+    name="Three-phase hybrid",
+    supported=True,
+    phases=3,
+    battery=BATTERY_HV,
+    slots=SLOTS_THREE_PHASE_10,
+    battery_voltage=None,  # HR55 reads 0 (families.md §2.8); capacity comes from the stack
+    rated_power_w=_ratings(dtc_4004=11000),
+    battery_max_power_w=None,
+    reads=_THREE_PHASE_READS,
+    note="values in IR 1000-1413, slots HR 1113-1121 (read only); per-phase values",
 )
 THREE_PHASE_COMMERCIAL = _refused(
     "three_phase_commercial",

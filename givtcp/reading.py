@@ -21,7 +21,7 @@ from givenergy_modbus_codec.model import (
 from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.transport import DongleClient
 
-from . import detection, hv_batteries, quality, report
+from . import detection, family_report, hv_batteries, quality, report
 from .batteries import remember_batteries
 from .config import Settings
 
@@ -284,15 +284,17 @@ def build_result(
     print_raw: bool,
     timestamp: float,
 ) -> ReadResult:
-    entries: list[report.Entry] = []
-    if function in ("getCombinedStats", "runAll"):
-        entries += report.stats_entries(
-            report.battery_energy_registers(inverter), inverter.family == "AC"
-        )
-    if function in ("getTimeslots", "getModesandTimes", "runAll"):
-        entries += report.timeslot_entries()
-    if function in ("getModesandTimes", "runAll"):
-        entries += report.control_entries()
+    entries = family_report.entries(function, inverter)
+    if entries is None:  # the single-phase contract
+        entries = []
+        if function in ("getCombinedStats", "runAll"):
+            entries += report.stats_entries(
+                report.battery_energy_registers(inverter), inverter.family == "AC"
+            )
+        if function in ("getTimeslots", "getModesandTimes", "runAll"):
+            entries += report.timeslot_entries()
+        if function in ("getModesandTimes", "runAll"):
+            entries += report.control_entries()
     groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid)
     details = report.inverter_details(inverter, full=function != "getCombinedStats")
     if function != "getTimeslots":

@@ -15,7 +15,6 @@ NOON = dt.datetime(2026, 6, 21, 12, 0, 0)
 
 # families.md §1.1; the message is the one issue 11 asks for.
 REFUSED = {
-    0x4004: "Three-phase hybrid",
     0x4101: "Commercial All-in-One",
     0x5001: "EMS",
     0x6001: "Three-phase AC",
@@ -82,7 +81,7 @@ def test_model_is_remembered_and_a_change_is_noticed(sim, tmp_path):
 @pytest.mark.servers
 def test_refused_model_publishes_only_offline_on_mqtt(sim, tmp_path, mosquitto_anon):
     root = f"givtcp-test/refused-{sim.port}"
-    serve_device_type_code(sim, 0x4004)
+    serve_device_type_code(sim, 0x7001)
     env = sim_env(
         sim.port,
         tmp_path,

@@ -43,6 +43,8 @@ def _support_table() -> list[str]:
 
 def _differences(base: tuple[Register, ...], table: tuple[Register, ...]) -> list[str]:
     base_by_name = {r.name: r for r in base}
+    if sum(r in base for r in table) < len(table) / 2:
+        return table_lines(table)  # a map of its own, not a variant of the base
     names = {r.name for r in table}
     changed = [r for r in table if base_by_name.get(r.name) != r]
     dropped = [r.name for r in base if r.name not in names]
@@ -69,7 +71,9 @@ def family_sections() -> list[str]:
         if tables.title in seen or tables.holding is HOLDING_REGISTERS:
             continue
         seen.add(tables.title)
-        lines += ["", f"## {tables.title}: differences from the single-phase map", ""]
+        own = sum(r in INPUT_REGISTERS for r in tables.input) < len(tables.input) / 2
+        heading = "its own map" if own else "differences from the single-phase map"
+        lines += ["", f"## {tables.title}: {heading}", ""]
         lines += ["Holding registers:", "", *_differences(HOLDING_REGISTERS, tables.holding)]
         lines += ["", "Input registers:", "", *_differences(INPUT_REGISTERS, tables.input)]
     for title, table in (

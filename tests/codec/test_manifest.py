@@ -16,7 +16,7 @@ CODES = {
     "2301": ("pv", False),
     "3001": ("ac", True),
     "3002": ("ac", True),
-    "4004": ("three_phase", False),
+    "4004": ("three_phase", True),
     "4101": ("three_phase_commercial", False),
     "5001": ("ems", False),
     "5101": ("ems_commercial", False),
@@ -43,10 +43,8 @@ def test_codes_nobody_knows_resolve_to_none(code):
 
 def test_refusal_names_the_code_and_model():
     with pytest.raises(UnsupportedModel) as raised:
-        manifest.require_supported("4004")
-    assert str(raised.value) == (
-        "inverter model 4004 (Three-phase hybrid) is not supported by this version"
-    )
+        manifest.require_supported("7001")
+    assert str(raised.value) == ("inverter model 7001 (Gateway) is not supported by this version")
     assert isinstance(raised.value, NoValidData)  # exit 1, MQTT offline
     with pytest.raises(UnsupportedModel, match=r"^inverter model 9999 \(unknown model\) is not"):
         manifest.require_supported("9999")
@@ -92,7 +90,8 @@ def test_docs_have_one_section_per_family_map():
     assert "## Model families" in text
     for title in ("All-in-One (80xx)", "HV Gen3 hybrid (81xx)"):
         assert f"## {title}: differences from the single-phase map" in text
-    assert "| Three-phase hybrid | 40xx | refused |" in text
+    assert "| Gateway | 70xx | refused |" in text
+    assert "## Three-phase hybrid (40xx): its own map" in text
     assert "## HV stack BCU IR 60–179 at 0x70 + stack" in text
     # AIO: IR50 is bounded for an HV stack (families.md §2.1), not 0..70 V.
     assert "| 50 | `v_battery` | u16 | /100 | V |  | 0..600 |" in text

@@ -13,7 +13,8 @@ from givenergy_modbus_codec.errors import UnsupportedModel
 from givenergy_modbus_codec.families.identity import IDENTITY_NAMES
 from givenergy_modbus_codec.frames import Function, ReadResponse, decode_frame
 from givenergy_modbus_codec.model import decode_inverter
-from givtcp import hv_batteries
+from givenergy_modbus_codec.reader import RegisterSnapshot
+from givtcp import hv_batteries, reading
 from tests.conftest import capture_files, load_vectors
 
 Registers = dict[tuple[int, int], dict[int, int]]
@@ -31,7 +32,7 @@ EXPECTED = {
     "gateway_2aio_a__gateway_gaaa0014_10min_night.log.json": ("7001", "gateway", False, None),
     "hybrid_2_bat_a__hybrid_gen1_arm449_0x11_poll_10min.log.json": ("2001", "hybrid", True, "Gen1"),
     "hybrid_gen2_1_bat_a__hybrid_gen2_arm920_60s.log.json": ("2003", "hybrid", True, "Gen2"),
-    THREE_PHASE: ("4004", "three_phase", False, None),
+    THREE_PHASE: ("4004", "three_phase", True, None),
 }
 
 
@@ -162,3 +163,45 @@ def test_three_phase_hv_stack_with_a_split_serial():
     assert module["Battery Serial Number"] == ascii_of(last, (110, 115, 116, 117, 118))
     assert module["Battery Cell 24 Voltage"] == last[83] / 1000
     assert "Battery Cell 13 Temperature" not in module
+
+
+def u32(regs: dict[int, int], first: int) -> float:
+    return ((regs[first] << 16) + regs[first + 1]) / 10
+
+
+def test_three_phase_values():
+    """families.md §2.2, decoded by hand from the IR 1000-1413 registers."""
+    regs = register_file(THREE_PHASE)
+    hr, ir = regs[(0x11, HR)], regs[(0x11, IR)]
+    inverter = decode_inverter(hr, ir)
+    assert inverter.invalid == {}
+    assert inverter.rated_power_w == 11000  # GIV-3HY-11
+    snapshot = RegisterSnapshot(holding=hr, input=ir)
+    result = reading.build_result("runAll", inverter, [], snapshot, False, 0.0)
+    power, phases = result.groups["Power"], result.groups["Power/Phases"]
+    assert power["SOC"] == ir[1132]
+    assert power["PV Power"] == round(u32(ir, 1017) + u32(ir, 1019), 1)
+    grid = u32(ir, 1081) - u32(ir, 1079)  # export - import, + export
+    assert power["Grid Power"] == round(grid, 1)
+    assert power["Battery Power"] == round(u32(ir, 1136) - u32(ir, 1138), 1)  # + discharge
+    assert power["Load Power"] == u32(ir, 1089)
+    inverter_w = (ir[1069] << 16) + ir[1070]
+    inverter_w = (inverter_w - 2**32 if inverter_w >= 2**31 else inverter_w) / 10
+    assert power["Invertor Power"] == inverter_w
+    # Per phase: the CTs are signed (+ export) and sum to the net grid power; the loads sum to
+    # the total (families.md §2.2, both from the same IR(1060,60) answer).
+    grid_phases = [phases[f"Grid Power Phase {p}"] for p in (1, 2, 3)]
+    assert grid_phases == [s16(ir[a]) for a in (1083, 1084, 1085)]
+    assert sum(grid_phases) == grid
+    loads = [phases[f"Load Power Phase {p}"] for p in (1, 2, 3)]
+    assert sum(loads) == u32(ir, 1089)
+    assert phases["Grid Voltage L1-L2"] == ir[1061] / 10  # line-to-line, ~400 V
+    assert phases["Output Voltage Phase 1"] == ir[1094] / 10
+    today, total = result.groups["Energy/Today"], result.groups["Energy/Total"]
+    assert today["Load Energy Today kWh"] == u32(ir, 1396) >= 0
+    assert today["PV Energy Today kWh"] == u32(ir, 1412)
+    assert total["Import Energy Total kWh"] == u32(ir, 1382)
+    assert total["Battery Discharge Energy Total kWh"] == u32(ir, 1390)
+    assert result.groups["Invertor Details"]["Invertor Temperature"] == s16(ir[1128]) / 10
+    # Nothing from the all-zero single-phase banks (families.md §4).
+    assert "battery_percent" not in inverter.values and "p_pv1" not in inverter.values

@@ -1,0 +1,218 @@
+"""Published keys for families whose registers differ from the single-phase map: the v1.0
+group and key names wherever the meaning is the same, family-only values in their own groups
+(report.py holds the single-phase contract; this only says which model values feed it).
+"""
+
+# No "from __future__ import annotations": typing.NamedTuple would compile every string
+# annotation, ~4 ms of each cron-started read.py (checked by tests/test_import_cost.py).
+
+from typing import Any
+
+from .report import (
+    GROUP_DETAILS,
+    GROUP_FLOWS,
+    GROUP_POWER,
+    GROUP_TODAY,
+    GROUP_TOTAL,
+    Entry,
+    Values,
+    _counter,
+    _energy,
+    _flows,
+    _power,
+    timeslot_entries,
+)
+
+GROUP_PHASES = "Power/Phases"
+
+_STATS = ("getCombinedStats", "runAll")
+_SLOTS = ("getTimeslots", "getModesandTimes", "runAll")
+
+
+def _grid(v: Values) -> float:
+    return v["grid_export_power"] - v["grid_import_power"]
+
+
+def _battery(v: Values) -> float:
+    return v["battery_discharge_power"] - v["battery_charge_power"]
+
+
+_FLOW_SOURCES = (
+    "pv1_power",
+    "pv2_power",
+    "load_power",
+    "grid_export_power",
+    "grid_import_power",
+    "battery_discharge_power",
+    "battery_charge_power",
+)
+
+
+def _three_phase_flows(v: Values) -> dict[str, float]:
+    return _flows(
+        {
+            "p_pv1": v["pv1_power"],
+            "p_pv2": v["pv2_power"],
+            "p_load_demand": v["load_power"],
+            "p_grid_out": _grid(v),
+            "p_battery": _battery(v),
+        }
+    )
+
+
+def _round(value: float) -> float:
+    return round(value, 1)
+
+
+def three_phase_stats() -> list[Entry]:
+    """getCombinedStats on a three-phase hybrid (families.md §2.2)."""
+    pv = ("pv1_power", "pv2_power")
+    grid = ("grid_export_power", "grid_import_power")
+    battery = ("battery_discharge_power", "battery_charge_power")
+    entries = [
+        _power(GROUP_POWER, "PV Power String 1", pv[:1], lambda v: v["pv1_power"]),
+        _power(GROUP_POWER, "PV Power String 2", pv[1:], lambda v: v["pv2_power"]),
+        _power(GROUP_POWER, "PV Power", pv, lambda v: _round(v["pv1_power"] + v["pv2_power"])),
+        _power(GROUP_POWER, "Grid Power", grid, lambda v: _round(_grid(v))),
+        _power(GROUP_POWER, "Import Power", grid[1:], lambda v: v["grid_import_power"]),
+        _power(GROUP_POWER, "Export Power", grid[:1], lambda v: v["grid_export_power"]),
+        _power(GROUP_POWER, "Invertor Power", ("inverter_power",), lambda v: v["inverter_power"]),
+        _power(
+            GROUP_POWER, "AC Charge Power", ("ac_charge_power",), lambda v: v["ac_charge_power"]
+        ),
+        _power(GROUP_POWER, "Load Power", ("load_power",), lambda v: v["load_power"]),
+        _power(
+            GROUP_POWER,
+            "Self Consumption Power",
+            ("load_power", "grid_import_power"),
+            lambda v: _round(max(v["load_power"] - v["grid_import_power"], 0)),
+        ),
+        _power(GROUP_POWER, "Battery Power", battery, lambda v: _round(_battery(v))),
+        _power(GROUP_POWER, "Charge Power", battery[1:], lambda v: v["battery_charge_power"]),
+        _power(GROUP_POWER, "Discharge Power", battery[:1], lambda v: v["battery_discharge_power"]),
+        Entry(GROUP_POWER, "SOC", ("soc",), lambda v: v["soc"], "%", "battery", "measurement"),
+    ]
+    names = ("p_pv1", "p_pv2", "p_load_demand", "p_grid_out", "p_battery")
+    for flow in _flows(dict.fromkeys(names, 0)):
+        entries.append(
+            _power(
+                GROUP_FLOWS,
+                flow,
+                _FLOW_SOURCES,
+                lambda v, flow=flow: _round(_three_phase_flows(v)[flow]),
+            )
+        )
+    for period, group, counter in (
+        ("today", GROUP_TODAY, "Today"),
+        ("total", GROUP_TOTAL, "Total"),
+    ):
+        charged, discharged = f"e_battery_charged_{period}", f"e_battery_discharged_{period}"
+        solar, export = f"e_solar_{period}", f"e_export_{period}"
+        imported, ac_charge = f"e_import_{period}", f"e_ac_charge_{period}"
+        entries += [
+            _counter(group, f"PV Energy {counter} kWh", solar),
+            _counter(group, f"Import Energy {counter} kWh", imported),
+            _counter(group, f"Export Energy {counter} kWh", export),
+            _counter(group, f"AC Charge Energy {counter} kWh", ac_charge),
+            _counter(group, f"Invertor Energy {counter} kWh", f"e_ac_output_{period}"),
+            _counter(group, f"Battery Charge Energy {counter} kWh", charged),
+            _counter(group, f"Battery Discharge Energy {counter} kWh", discharged),
+            # The unit's own consumption counter (installer CONSUMPTION), not v1.0's formula.
+            _counter(group, f"Load Energy {counter} kWh", f"e_load_{period}"),
+            _energy(
+                group,
+                f"Battery Throughput {counter} kWh",
+                (charged, discharged),
+                lambda v, c=charged, d=discharged: round(v[c] + v[d], 1),
+                counter=True,
+            ),
+            _energy(
+                group,
+                f"Self Consumption Energy {counter} kWh",
+                (solar, export),
+                lambda v, s=solar, e=export: round(max(v[s] - v[e], 0), 2),
+                counter=False,
+            ),
+        ]
+        if period == "today":
+            entries.append(
+                _energy(
+                    group,
+                    "Import for Load Energy Today kWh",
+                    (imported, ac_charge),
+                    lambda v, i=imported, a=ac_charge: round(max(v[i] - v[a], 0), 1),
+                    counter=False,
+                )
+            )
+    entries.append(
+        Entry(
+            GROUP_DETAILS,
+            "Invertor Temperature",
+            ("inverter_temperature",),
+            lambda v: v["inverter_temperature"],
+            "°C",
+            "temperature",
+            "measurement",
+        )
+    )
+    return entries + _phase_entries()
+
+
+def _phase_entries() -> list[Entry]:
+    """Family-only values, named in the v1.0 style: per phase, and the line voltages."""
+    entries = []
+    for phase in (1, 2, 3):
+        for key, name in (
+            ("Grid Power", "grid_power"),
+            ("Load Power", "load_power"),
+            ("Invertor Power", "inverter_power"),
+        ):
+            source = f"{name}_phase_{phase}"
+            entries.append(
+                _power(GROUP_PHASES, f"{key} Phase {phase}", (source,), lambda v, s=source: v[s])
+            )
+        for key, name, unit, device_class in (
+            ("Output Voltage", "output_voltage", "V", "voltage"),
+            ("Output Current", "output_current", "A", "current"),
+        ):
+            source = f"{name}_phase_{phase}"
+            entries.append(
+                Entry(
+                    GROUP_PHASES,
+                    f"{key} Phase {phase}",
+                    (source,),
+                    lambda v, s=source: v[s],
+                    unit,
+                    device_class,
+                    "measurement",
+                )
+            )
+    for pair in ("l1_l2", "l2_l3", "l3_l1"):
+        source = f"grid_voltage_{pair}"
+        label = pair.upper().replace("_", "-")
+        entries.append(
+            Entry(
+                GROUP_PHASES,
+                f"Grid Voltage {label}",
+                (source,),
+                lambda v, s=source: v[s],
+                "V",
+                "voltage",
+                "measurement",
+            )
+        )
+    return entries
+
+
+def entries(function: str, inverter: Any) -> list[Entry] | None:
+    """The keys ``function`` publishes for this inverter's family; None: the single-phase
+    contract of report.py applies."""
+    spec = inverter.family_spec
+    if spec is None or spec.key != "three_phase":
+        return None
+    result: list[Entry] = []
+    if function in _STATS:
+        result += three_phase_stats()
+    if function in _SLOTS:
+        result += timeslot_entries()
+    return result
