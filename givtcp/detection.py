@@ -35,7 +35,13 @@ class PlannedRead(NamedTuple):
     snapshot: reader.RegisterSnapshot
     known: tuple[int, ...]  # LV battery addresses known to hold a battery
     probes: tuple[int, ...]  # LV battery addresses probed this run
-    hv_stacks: tuple[HvStack, ...] = ()  # HV families: the stacks found this run
+    hv_stacks: tuple[HvStack, ...]  # HV families: the stacks found this run
+    devices: dict[str, int]  # plan label -> the fallback address that answered it
+
+    def where(self, bank: reader.Bank) -> reader.Bank:
+        """``bank`` at the address that answered it this run (re-reads must go there too)."""
+        device = self.devices.get(bank.label)
+        return bank if device is None else manifest.at_device(bank, device)
 
 
 def _model_path(settings: Settings) -> str:
@@ -113,7 +119,7 @@ def read_planned(
     stacks: tuple[HvStack, ...] = ()
     if with_batteries and family.battery == manifest.BATTERY_HV:
         stacks = read_hv_stacks(dongle, snapshot)
-    return PlannedRead(family, snapshot, known, probes, stacks)
+    return PlannedRead(family, snapshot, known, probes, stacks, devices)
 
 
 HV_PROBE_TIMEOUT = 1.0  # the BMS summary decides whether there is a stack: one short try

@@ -6,7 +6,7 @@
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
@@ -111,6 +111,7 @@ def _confirm_counters(
     dongle: DongleClient,
     decoded: _Decoded,
     histories: dict[str, quality.History],
+    where: Callable[[reader.Bank], reader.Bank] = lambda bank: bank,
 ) -> None:
     """Counters with no history yet (the first run) cannot be checked against the past: read
     their banks once more and keep only values that both reads agree on."""
@@ -128,7 +129,7 @@ def _confirm_counters(
     )
     if not banks and not addresses:
         return
-    ordered = tuple(b for b in (reader.IR_0, reader.IR_180) if b in banks)
+    ordered = tuple(where(b) for b in (reader.IR_0, reader.IR_180) if b in banks)
     try:
         rereads = [_decode(reader.read_banks(dongle, ordered, addresses))]
     except TransportError as exc:
@@ -236,14 +237,14 @@ def read_inverter(
     snapshot, known, probes = planned.snapshot, planned.known, planned.probes
     decoded = _decode(snapshot)
     for _ in range(BLOCK_RETRIES):
-        suspects = _suspect_banks(decoded, known)
+        suspects = [planned.where(b) for b in _suspect_banks(decoded, known)]
         if not suspects:
             break
         log.info("reading again: %s", ", ".join(b.label for b in suspects))
         reader.read_again(dongle, suspects, snapshot)
         decoded = _decode(snapshot)
     with state.locked() as histories:
-        _confirm_counters(dongle, decoded, histories)
+        _confirm_counters(dongle, decoded, histories, planned.where)
         notes = _apply_history(decoded, histories, settings)
     if probes:
         remember_batteries(settings, sorted(decoded.batteries))

@@ -120,3 +120,31 @@ def test_all_in_one_reads_its_plan_and_no_lv_battery_addresses(sim, tmp_path):
     devices = {device for device, *_ in reads(sim, before)}
     assert devices == {0x11, 0xA0}
     assert reads(sim, before).count((0xA0, Function.READ_INPUT, 60, 60)) == 1
+
+
+def test_ac_behind_an_ems_reads_hr60_at_0x31_and_remembers_it(tmp_path):
+    """The plant of C:ems_2_inv_3_bat_a: HR(60,60) and IR(180,60) answer only at 0x31. The
+    first run finds them there after silence at 0x11; the next run goes straight to 0x31."""
+    config = SimulatorConfig(seed=7, speed=0.0, start_time=NOON, batteries=1, model="ac-ems")
+    with Simulator(config) as sim:
+        env = sim_env(sim.port, tmp_path, NUM_BATTERIES="1")
+        run = run_script("read.py", "runAll", env=env)
+        assert run.code == 0, run.stderr
+        out = run.json()
+        hr = sim.truth()["holding"]
+        assert out["Timeslots"]["Charge start time slot 1"] == f"{hr[94]:04d}"  # HR94 via 0x31
+        assert out["Control"]["Target SOC"] == hr[116]
+        assert out["Invertor Details"]["Invertor Model"] == "AC"
+        (state,) = tmp_path.glob("model-*.json")
+        assert json.loads(state.read_text())["devices"] == {
+            "HR(60,60)@0x11": 0x31,
+            "IR(180,60)@0x11": 0x31,
+        }
+        sim.advance(60)
+        before = len(sim.requests)
+        run = run_script("read.py", "runAll", env=env)
+        assert run.code == 0, run.stderr
+        seen = reads(sim, before)
+    assert (0x31, Function.READ_HOLDING, 60, 60) in seen
+    assert (0x11, Function.READ_HOLDING, 60, 60) not in seen
+    assert (0x11, Function.READ_INPUT, 180, 60) not in seen
