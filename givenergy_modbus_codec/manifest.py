@@ -35,6 +35,8 @@ SLOTS_EXTENDED_10 = "extended 10-slot"
 SLOTS_THREE_PHASE_10 = "three-phase 10-slot"
 SLOTS_EMS = "EMS 3+3+3"
 
+CONTROLS_SINGLE_PHASE = "single-phase"
+
 
 class PlannedBank(NamedTuple):
     """One bank of a read plan. ``optional``: a refusal or silence is recorded, never fatal.
@@ -63,6 +65,9 @@ class Family(NamedTuple):
     battery_max_power_w: int | None  # charge/discharge limit assumed for the rate commands
     reads: Mapping[str, tuple[PlannedBank, ...]]  # read function -> banks (HR(0,60) first)
     note: str = ""  # why it is refused / what is special (README support table)
+    # Control registers write.py may use: "single-phase" (HR20-320 of registers.md, also on
+    # AIO / HV Gen3, families.md §3.2); "" = none yet, every write function is refused.
+    controls: str = ""
 
     def plan(self, function: str) -> tuple[PlannedBank, ...]:
         return self.reads[function]
@@ -142,6 +147,7 @@ HYBRID = Family(
     reads=_SINGLE_PHASE_READS,
     note="Gen1/Gen2/Gen3 by HR21; 21xx (Polar) and 22xx (Gen3 Plus) use the same map "
     "(unverified on the wire)",
+    controls=CONTROLS_SINGLE_PHASE,
 )
 AC = Family(
     key="ac",
@@ -155,6 +161,7 @@ AC = Family(
     battery_max_power_w=3000,
     reads=_AC_READS,
     note="HR(60,60), IR(0,60) and IR(180,60) fall back to 0x31 (AC behind an EMS)",
+    controls=CONTROLS_SINGLE_PHASE,
 )
 ALL_IN_ONE = Family(
     key="aio",
@@ -168,6 +175,7 @@ ALL_IN_ONE = Family(
     battery_max_power_w=6000,
     reads=_SINGLE_PHASE_READS,
     note="single-phase layout; IR50 is the HV stack voltage; HV stack at 0xA0/0x70/0x50",
+    controls=CONTROLS_SINGLE_PHASE,
 )
 HV_GEN3 = Family(
     key="hv_gen3",
@@ -181,6 +189,7 @@ HV_GEN3 = Family(
     battery_max_power_w=None,  # no source gives one
     reads=_SINGLE_PHASE_READS,
     note="single-phase layout with real PV strings; HV stack at 0xA0/0x70/0x50",
+    controls=CONTROLS_SINGLE_PHASE,
 )
 
 

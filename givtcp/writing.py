@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import InverterRefused, InverterTimeout
+from givenergy_modbus_codec import manifest, reader
+from givenergy_modbus_codec.errors import InverterRefused, InverterTimeout, ValidationError
 from givenergy_modbus_codec.model import decode_inverter
 from givenergy_modbus_codec.transport import DongleClient
 
@@ -41,6 +41,15 @@ def plan_control(function: str, payload: Any, context: Any = None) -> list[Any]:
     return plan_writes(function, payload, context)
 
 
+def _check_family(function: str, inverter: Any) -> None:
+    """The control registers are the single-phase ones: on any other family (three-phase keeps
+    slots, targets and rates elsewhere) nothing is sent (exit 2)."""
+    family = inverter.family_spec
+    if family is None or family.controls != manifest.CONTROLS_SINGLE_PHASE:
+        model = inverter.family or f"model {inverter.device_type_code or '?'}"
+        raise ValidationError(f"{function} is not available on {model}")
+
+
 def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
     """Read the holding registers, write what differs, read every register back.
 
@@ -55,6 +64,7 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
         if not snapshot.holding:
             raise InverterTimeout("could not read the holding registers before writing")
         inverter = decode_inverter(snapshot.holding, {})
+        _check_family(function, inverter)
         writes = plan_writes(function, payload, inverter.context())
         rows: list[dict[str, Any]] = []
         stopped = False

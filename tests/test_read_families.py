@@ -148,3 +148,15 @@ def test_ac_behind_an_ems_reads_hr60_at_0x31_and_remembers_it(tmp_path):
     assert (0x31, Function.READ_HOLDING, 60, 60) in seen
     assert (0x11, Function.READ_HOLDING, 60, 60) not in seen
     assert (0x11, Function.READ_INPUT, 180, 60) not in seen
+
+
+@pytest.mark.parametrize(("code", "model"), [(0x4004, "Three-phase hybrid"), (0x7001, "Gateway")])
+def test_writes_on_other_families_are_refused_and_nothing_is_sent(sim, tmp_path, code, model):
+    """Their slots, targets and rates live elsewhere (families.md §3.2): the single-phase
+    registers must never be written there."""
+    serve_device_type_code(sim, code)
+    payload = json.dumps({"start": "0030", "finish": "0430"})
+    run = run_script("write.py", "setChargeSlot1", payload, env=sim_env(sim.port, tmp_path))
+    assert run.code == 2, run.stderr
+    assert run.error() == {"error": f"setChargeSlot1 is not available on {model}"}
+    assert not [r for r in sim.requests if r.frame.kind == "write_request"]
