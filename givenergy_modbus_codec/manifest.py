@@ -125,6 +125,10 @@ _THREE_PHASE_READS = _reads(
         PlannedBank(_bank(Function.READ_INPUT, 1360, 54), optional=True),
     ),
 )
+_EMS_READS = _reads(
+    slots=(PlannedBank(_bank(Function.READ_HOLDING, 2040, 36)),),
+    stats=(PlannedBank(IR_0), PlannedBank(_bank(Function.READ_INPUT, 2040))),
+)
 _IDENTITY_ONLY = _reads(slots=(), stats=())  # refused families: HR(0,60) decides, then stop
 
 _NO_RATINGS: Mapping[str, int] = MappingProxyType({})
@@ -238,8 +242,19 @@ THREE_PHASE_AC = _refused(
     SLOTS_THREE_PHASE_10,
     "three-phase map, no capture",
 )
-EMS = _refused(
-    "ems", "EMS", 1, BATTERY_NONE, SLOTS_EMS, "plant values in IR 2040-2095; not implemented yet"
+EMS = Family(
+    key="ems",
+    name="EMS",
+    supported=True,
+    phases=1,
+    battery=BATTERY_NONE,
+    slots=SLOTS_EMS,
+    battery_voltage=None,
+    rated_power_w=_NO_RATINGS,
+    battery_max_power_w=None,
+    reads=_EMS_READS,
+    note="plant values in IR 2040-2095 (+ IR59 mean SOC); per managed inverter and meter; "
+    "schedule HR 2044-2057 read only",
 )
 EMS_COMMERCIAL = _refused(
     "ems_commercial", "Commercial EMS", 1, BATTERY_NONE, SLOTS_EMS, "no capture, no register map"

@@ -20,6 +20,8 @@ from .registers import BATTERY_REGISTERS, RATED_MARGIN, Register
 
 NOMINAL_BATTERY_VOLTAGE = 51.2  # 16 LFP cells × 3.2 V; GivTCP uses it for every model
 SERIAL_PATTERN = re.compile(r"[A-Z]{2}\d{4}[A-Z]\d{3}")
+# Inverters as above; an EMS is "EMS" + 7 digits (families.md §2.4, pitfall 11).
+INVERTER_SERIAL_PATTERN = re.compile(r"[A-Z]{2}\d{4}[A-Z]\d{3}|[A-Z]{3}\d{7}")
 TEMPERATURE_SENTINEL = 0xF556  # -273.0 °C: an empty battery slot (BMS bias of 2730 minus 2730)
 
 _CERTIFICATIONS = {8: "G98", 12: "G99", 16: "G98NI", 17: "G99NI"}
@@ -114,7 +116,7 @@ class Inverter(NamedTuple):
         if spec is not None and (power := spec.rated_power(self.device_type_code or "")):
             return power
         word = self._module_low_word
-        return None if word is None else (word & 0xFF) * 100
+        return None if word is None or not word & 0xFF else (word & 0xFF) * 100
 
     @property
     def grid_certification(self) -> str | None:
@@ -179,8 +181,9 @@ class Inverter(NamedTuple):
         Kept for the v1.0 output key only; behaviour is chosen from ``family``/``generation``.
         """
         serial = self.serial
-        if serial is None:
-            return None
+        spec = self.family_spec
+        if serial is None or (spec is not None and spec.controls != manifest.CONTROLS_SINGLE_PHASE):
+            return None  # v1.0 knew only single-phase models: "Hybrid" would be wrong here
         return {"CE": "AC", "ED": "Gen 2"}.get(serial[:2], "Hybrid")
 
     def context(self) -> InverterContext | None:

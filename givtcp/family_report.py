@@ -204,15 +204,117 @@ def _phase_entries() -> list[Entry]:
     return entries
 
 
+GROUP_INVERTERS = "Power/Inverters"
+
+
+def _slots_in(status: str | None, width: int, count: int) -> list[int]:
+    """1-based slots whose status bits (``width`` per slot, slot 1 lowest) are non-zero;
+    for inverters only 2 (online) counts. None (not read): no slot."""
+    if status is None:
+        return []
+    word = int(status, 16)
+    mask = (1 << width) - 1
+    states = [(word >> (width * i)) & mask for i in range(count)]
+    if width == 3:
+        return [i + 1 for i, state in enumerate(states) if state == 2]
+    return [i + 1 for i, state in enumerate(states) if state]
+
+
+def ems_stats(values: Values) -> list[Entry]:
+    """getCombinedStats on an EMS (families.md §2.4): the plant from the EMS's own figures
+    (IR42 and the IR 0-59 counters describe no house here), per managed inverter and meter in
+    Power/Inverters. No energy counters are known for it, so no Energy groups."""
+    grid = ("grid_power",)
+    battery = ("battery_power",)
+
+    def house_grid(v: Values) -> int:
+        return -v["grid_power"]  # the EMS counts + import
+
+    entries = [
+        _power(GROUP_POWER, "PV Power", ("generation_power",), lambda v: v["generation_power"]),
+        _power(GROUP_POWER, "Grid Power", grid, house_grid),
+        _power(GROUP_POWER, "Import Power", grid, lambda v: max(v["grid_power"], 0)),
+        _power(GROUP_POWER, "Export Power", grid, lambda v: max(-v["grid_power"], 0)),
+        _power(GROUP_POWER, "Load Power", ("load_power",), lambda v: v["load_power"]),
+        _power(
+            GROUP_POWER,
+            "Self Consumption Power",
+            ("load_power", "grid_power"),
+            lambda v: max(v["load_power"] - max(v["grid_power"], 0), 0),
+        ),
+        _power(GROUP_POWER, "Battery Power", battery, lambda v: v["battery_power"]),
+        _power(GROUP_POWER, "Charge Power", battery, lambda v: max(-v["battery_power"], 0)),
+        _power(GROUP_POWER, "Discharge Power", battery, lambda v: max(v["battery_power"], 0)),
+        Entry(GROUP_POWER, "SOC", ("soc",), lambda v: v["soc"], "%", "battery", "measurement"),
+    ]
+    sources = ("generation_power", "load_power", "grid_power", "battery_power")
+
+    def flows(v: Values) -> dict[str, float]:
+        return _flows(
+            {
+                "p_pv1": v["generation_power"],
+                "p_pv2": 0,
+                "p_load_demand": v["load_power"],
+                "p_grid_out": house_grid(v),
+                "p_battery": v["battery_power"],
+            }
+        )
+
+    names = ("p_pv1", "p_pv2", "p_load_demand", "p_grid_out", "p_battery")
+    for flow in _flows(dict.fromkeys(names, 0)):
+        entries.append(_power(GROUP_FLOWS, flow, sources, lambda v, f=flow: flows(v)[f]))
+    for k in _slots_in(values.get("inverter_status"), 3, 4):
+        prefix = f"inverter_{k}"
+        entries += [
+            _power(
+                GROUP_INVERTERS,
+                f"Inverter {k} Power",
+                (f"{prefix}_power",),
+                lambda v, n=f"{prefix}_power": v[n],
+            ),
+            Entry(
+                GROUP_INVERTERS,
+                f"Inverter {k} SOC",
+                (f"{prefix}_soc",),
+                lambda v, n=f"{prefix}_soc": v[n],
+                "%",
+                "battery",
+                "measurement",
+            ),
+            Entry(
+                GROUP_INVERTERS,
+                f"Inverter {k} Temperature",
+                (f"{prefix}_temperature",),
+                lambda v, n=f"{prefix}_temperature": v[n],
+                "°C",
+                "temperature",
+                "measurement",
+            ),
+            Entry(
+                GROUP_INVERTERS,
+                f"Inverter {k} Serial Number",
+                (f"{prefix}_serial_number",),
+                lambda v, n=f"{prefix}_serial_number": v[n],
+            ),
+        ]
+    for k in _slots_in(values.get("meter_status"), 2, 8):
+        name = f"meter_{k}_power"
+        # House sign, as Grid Power: + export.
+        entries.append(
+            _power(GROUP_INVERTERS, f"Meter {k} Power", (name,), lambda v, n=name: -v[n])
+        )
+    return entries
+
+
 def entries(function: str, inverter: Any) -> list[Entry] | None:
     """The keys ``function`` publishes for this inverter's family; None: the single-phase
     contract of report.py applies."""
     spec = inverter.family_spec
-    if spec is None or spec.key != "three_phase":
+    if spec is None or spec.key not in ("three_phase", "ems"):
         return None
     result: list[Entry] = []
     if function in _STATS:
-        result += three_phase_stats()
+        result += three_phase_stats() if spec.key == "three_phase" else ems_stats(inverter.values)
     if function in _SLOTS:
         result += timeslot_entries()
     return result

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from givenergy_modbus_codec import reader
 from givenergy_modbus_codec.errors import NoValidData, TransportError, UnsupportedModel
 from givenergy_modbus_codec.model import (
-    SERIAL_PATTERN,
+    INVERTER_SERIAL_PATTERN,
     Battery,
     Inverter,
     decode_battery,
@@ -99,7 +99,8 @@ def _suspect_banks(decoded: _Decoded, known: tuple[int, ...]) -> list[reader.Ban
         bank = reader.bank_of(name)
         if bank is not None and bank.function == reader.IR_0.function:
             banks[bank] = None
-    if decoded.inverter.serial is None or not SERIAL_PATTERN.fullmatch(decoded.inverter.serial):
+    serial = decoded.inverter.serial
+    if serial is None or not INVERTER_SERIAL_PATTERN.fullmatch(serial):
         banks[reader.HR_0] = None
     for address in decoded.bad_pages:
         if address in known:

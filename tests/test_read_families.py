@@ -16,7 +16,6 @@ NOON = dt.datetime(2026, 6, 21, 12, 0, 0)
 # families.md §1.1; the message is the one issue 11 asks for.
 REFUSED = {
     0x4101: "Commercial All-in-One",
-    0x5001: "EMS",
     0x6001: "Three-phase AC",
     0x7001: "Gateway",
     0x8201: "All-in-One Hybrid",

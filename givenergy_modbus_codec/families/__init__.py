@@ -13,7 +13,7 @@ family's map.
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from . import aio, hv_gen3, identity, single_phase, three_phase
+from . import aio, ems, hv_gen3, identity, single_phase, three_phase
 from .base import FamilyTables
 
 FAMILY_TABLES: Mapping[str, FamilyTables] = MappingProxyType(
@@ -23,6 +23,7 @@ FAMILY_TABLES: Mapping[str, FamilyTables] = MappingProxyType(
         "aio": aio.TABLES,
         "hv_gen3": hv_gen3.TABLES,
         "three_phase": three_phase.TABLES,
+        "ems": ems.TABLES,
     }
 )
 

@@ -18,7 +18,7 @@ CODES = {
     "3002": ("ac", True),
     "4004": ("three_phase", True),
     "4101": ("three_phase_commercial", False),
-    "5001": ("ems", False),
+    "5001": ("ems", True),
     "5101": ("ems_commercial", False),
     "6001": ("three_phase_ac", False),
     "7001": ("gateway", False),

@@ -22,13 +22,14 @@ Registers = dict[tuple[int, int], dict[int, int]]
 HR, IR = Function.READ_HOLDING, Function.READ_INPUT
 AIO = "aio_a__aio_arm612_5min.log.json"
 THREE_PHASE = "three_phase_hv_a__giv3hy11_da011_10min.log.json"
+EMS = "ems_2_inv_3_bat_a__ems_arm1036_60s.log.json"
 AC_BEHIND_EMS = "ems_2_inv_3_bat_a__ac_arm282_1x_givbat512gen3_30min.log.json"
 
 # families.md §1.1 and the capture names: HR0, family, read by this version, generation.
 EXPECTED = {
     AIO: ("8001", "aio", True, None),
     AC_BEHIND_EMS: ("3001", "ac", True, None),
-    "ems_2_inv_3_bat_a__ems_arm1036_60s.log.json": ("5001", "ems", False, None),
+    EMS: ("5001", "ems", True, None),
     "gateway_2aio_a__gateway_gaaa0014_10min_night.log.json": ("7001", "gateway", False, None),
     "hybrid_2_bat_a__hybrid_gen1_arm449_0x11_poll_10min.log.json": ("2001", "hybrid", True, "Gen1"),
     "hybrid_gen2_1_bat_a__hybrid_gen2_arm920_60s.log.json": ("2003", "hybrid", True, "Gen2"),
@@ -205,3 +206,44 @@ def test_three_phase_values():
     assert result.groups["Invertor Details"]["Invertor Temperature"] == s16(ir[1128]) / 10
     # Nothing from the all-zero single-phase banks (families.md §4).
     assert "battery_percent" not in inverter.values and "p_pv1" not in inverter.values
+
+
+def test_ems_values():
+    """families.md §2.4: the plant from the EMS's own registers, not IR42 / IR 0-59."""
+    regs = register_file(EMS)
+    hr, ir = regs[(0x11, HR)], regs[(0x11, IR)]
+    inverter = decode_inverter(hr, ir)
+    assert inverter.invalid == {}
+    assert inverter.serial == ascii_of(hr, range(13, 18))
+    assert inverter.serial.startswith("EMS")
+    assert inverter.firmware is None and inverter.rated_power_w is None  # HR19 = 0, HR2 no rating
+    snapshot = RegisterSnapshot(holding=hr, input=ir)
+    result = reading.build_result("runAll", inverter, [], snapshot, False, 0.0)
+    power = result.groups["Power"]
+    assert power["Load Power"] == ir[2086] != ir[42]  # the EMS's own load, not IR42
+    assert power["Grid Power"] == -s16(ir[2089])  # IR2089 is + import; published + export
+    assert power["Grid Power"] == s16(ir[30])  # the aggregate page agrees (house sign)
+    assert power["Battery Power"] == s16(ir[2090])
+    assert power["Battery Power"] == sum(s16(ir[a]) for a in (2054, 2055))  # Σ inverters
+    assert power["PV Power"] == ir[2088]
+    assert power["SOC"] == ir[59]
+    # No energy counters are known for an EMS: none published (no negative Load Energy).
+    assert "Energy/Today" not in result.groups and "Energy/Total" not in result.groups
+    per_unit = result.groups["Power/Inverters"]
+    online = [k for k in range(1, 5) if (ir[2045] >> (3 * (k - 1))) & 7 == 2]
+    assert online == [1, 2]
+    for k in online:
+        assert per_unit[f"Inverter {k} Power"] == s16(ir[2053 + k])
+        assert per_unit[f"Inverter {k} SOC"] == ir[2057 + k]
+        assert per_unit[f"Inverter {k} Temperature"] == s16(ir[2061 + k]) / 10
+        first = 2061 + 5 * k
+        assert per_unit[f"Inverter {k} Serial Number"] == ascii_of(ir, range(first, first + 5))
+    assert "Inverter 3 Power" not in per_unit
+    meters = [k for k in range(1, 9) if (ir[2043] >> (2 * (k - 1))) & 3]
+    assert meters == [1, 3]  # meters at 0x01 and 0x03 in this capture
+    assert per_unit["Meter 1 Power"] == -s16(ir[2046])
+    slots = result.groups["Timeslots"]
+    assert slots["Discharge start time slot 1"] == f"{hr[2044]:04d}"
+    assert slots["Discharge end time slot 1"] == f"{hr[2045]:04d}"
+    assert result.groups["Invertor Details"]["Invertor Model"] == "EMS"
+    assert "Invertor Type" not in result.groups["Invertor Details"]
