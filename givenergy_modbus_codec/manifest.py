@@ -129,6 +129,11 @@ _EMS_READS = _reads(
     slots=(PlannedBank(_bank(Function.READ_HOLDING, 2040, 36)),),
     stats=(PlannedBank(IR_0), PlannedBank(_bank(Function.READ_INPUT, 2040))),
 )
+# Gateway: IR 1600-1859 (IR 1860+ holds nothing known); the 2-slot layout in HR(60,60).
+_GATEWAY_READS = _reads(
+    slots=(PlannedBank(HR_60),),
+    stats=tuple(PlannedBank(_bank(Function.READ_INPUT, base)) for base in range(1600, 1900, 60)),
+)
 _IDENTITY_ONLY = _reads(slots=(), stats=())  # refused families: HR(0,60) decides, then stop
 
 _NO_RATINGS: Mapping[str, int] = MappingProxyType({})
@@ -259,13 +264,18 @@ EMS = Family(
 EMS_COMMERCIAL = _refused(
     "ems_commercial", "Commercial EMS", 1, BATTERY_NONE, SLOTS_EMS, "no capture, no register map"
 )
-GATEWAY = _refused(
-    "gateway",
-    "Gateway",
-    1,
-    BATTERY_NONE,
-    SLOTS_EXTENDED_10,
-    "per-AIO values in IR 1600-1959; not implemented yet",
+GATEWAY = Family(
+    key="gateway",
+    name="Gateway",
+    supported=True,
+    phases=1,
+    battery=BATTERY_NONE,  # the AIOs' batteries are reported by the Gateway (IR 1700-1818)
+    slots=SLOTS_EXTENDED_10,
+    battery_voltage=None,
+    rated_power_w=_ratings(dtc_7001=12000),
+    battery_max_power_w=None,
+    reads=_GATEWAY_READS,
+    note="plant and per-AIO values in IR 1600-1859; 2-slot layout read only",
 )
 AIO_HYBRID = _refused(
     "aio_hybrid",

@@ -306,15 +306,105 @@ def ems_stats(values: Values) -> list[Entry]:
     return entries
 
 
+GROUP_AIOS = "Power/AIOs"
+
+
+def _aio_socs(v: Values) -> list[int]:
+    return [v[f"aio_{k}_soc"] for k in range(1, v["aio_count"] + 1)]
+
+
+def gateway_stats(values: Values) -> list[Entry]:
+    """getCombinedStats on a Gateway (families.md §2.5). Battery powers are negated to the
+    house sign (+ discharging). "SOC" is the mean of the AIOs' SOCs (there is no plant SOC
+    register). IR1617 ("PV" or inverter power: the sources disagree) is not published, and
+    without it there are no power flows."""
+    count = values.get("aio_count")
+    aios = range(1, count + 1) if isinstance(count, int) else range(0)
+    soc_sources = ("aio_count", *(f"aio_{k}_soc" for k in aios))
+    grid = ("grid_power",)
+    battery = ("aio_total_power",)
+    entries = [
+        _power(GROUP_POWER, "Grid Power", grid, lambda v: v["grid_power"]),
+        _power(GROUP_POWER, "Import Power", grid, lambda v: max(-v["grid_power"], 0)),
+        _power(GROUP_POWER, "Export Power", grid, lambda v: max(v["grid_power"], 0)),
+        _power(GROUP_POWER, "Load Power", ("load_power",), lambda v: v["load_power"]),
+        _power(
+            GROUP_POWER,
+            "Self Consumption Power",
+            ("load_power", "grid_power"),
+            lambda v: max(v["load_power"] - max(-v["grid_power"], 0), 0),
+        ),
+        _power(GROUP_POWER, "Battery Power", battery, lambda v: -v["aio_total_power"]),
+        _power(GROUP_POWER, "Charge Power", battery, lambda v: max(v["aio_total_power"], 0)),
+        _power(GROUP_POWER, "Discharge Power", battery, lambda v: max(-v["aio_total_power"], 0)),
+    ]
+    if aios:
+        entries.append(
+            Entry(
+                GROUP_POWER,
+                "SOC",
+                soc_sources,
+                lambda v: round(sum(_aio_socs(v)) / len(_aio_socs(v))),
+                "%",
+                "battery",
+                "measurement",
+            )
+        )
+    for period, group, label in (("today", GROUP_TODAY, "Today"), ("total", GROUP_TOTAL, "Total")):
+        charged, discharged = f"e_battery_charge_{period}", f"e_battery_discharge_{period}"
+        entries += [
+            _counter(group, f"PV Energy {label} kWh", f"e_pv_{period}"),
+            _counter(group, f"Import Energy {label} kWh", f"e_import_{period}"),
+            _counter(group, f"Export Energy {label} kWh", f"e_export_{period}"),
+            _counter(group, f"Battery Charge Energy {label} kWh", charged),
+            _counter(group, f"Battery Discharge Energy {label} kWh", discharged),
+            _counter(group, f"Load Energy {label} kWh", f"e_load_{period}"),
+            _energy(
+                group,
+                f"Battery Throughput {label} kWh",
+                (charged, discharged),
+                lambda v, c=charged, d=discharged: round(v[c] + v[d], 1),
+                counter=True,
+            ),
+        ]
+    for k in aios:
+        power, serial = f"aio_{k}_power", f"aio_{k}_serial_number"
+        entries += [
+            Entry(
+                GROUP_AIOS,
+                f"AIO {k} SOC",
+                (f"aio_{k}_soc",),
+                lambda v, n=f"aio_{k}_soc": v[n],
+                "%",
+                "battery",
+                "measurement",
+            ),
+            _power(GROUP_AIOS, f"AIO {k} Battery Power", (power,), lambda v, n=power: -v[n]),
+            Entry(GROUP_AIOS, f"AIO {k} Serial Number", (serial,), lambda v, n=serial: v[n]),
+        ]
+        for period, label in (("today", "Today"), ("total", "Total")):
+            for kind, word in (("charge", "Charge"), ("discharge", "Discharge")):
+                name = f"e_aio_{k}_{kind}_{period}"
+                entries.append(_counter(GROUP_AIOS, f"AIO {k} {word} Energy {label} kWh", name))
+    return entries
+
+
+_FAMILY_STATS = {
+    "three_phase": lambda values: three_phase_stats(),
+    "ems": ems_stats,
+    "gateway": gateway_stats,
+}
+
+
 def entries(function: str, inverter: Any) -> list[Entry] | None:
     """The keys ``function`` publishes for this inverter's family; None: the single-phase
     contract of report.py applies."""
     spec = inverter.family_spec
-    if spec is None or spec.key not in ("three_phase", "ems"):
+    if spec is None or spec.key not in _FAMILY_STATS:
         return None
     result: list[Entry] = []
     if function in _STATS:
-        result += three_phase_stats() if spec.key == "three_phase" else ems_stats(inverter.values)
+        result += _FAMILY_STATS[spec.key](inverter.values)
     if function in _SLOTS:
         result += timeslot_entries()
     return result

@@ -17,7 +17,6 @@ NOON = dt.datetime(2026, 6, 21, 12, 0, 0)
 REFUSED = {
     0x4101: "Commercial All-in-One",
     0x6001: "Three-phase AC",
-    0x7001: "Gateway",
     0x8201: "All-in-One Hybrid",
     0x8301: "Battery Ready hybrid",
     0x2301: "PV inverter",
@@ -71,16 +70,16 @@ def test_model_is_remembered_and_a_change_is_noticed(sim, tmp_path):
         "family": "hybrid",
         "devices": {},
     }
-    serve_device_type_code(sim, 0x7001)
+    serve_device_type_code(sim, 0x6001)
     run = run_script("read.py", "getTimeslots", env=env)
     assert run.code == 1
-    assert "inverter model 7001 (Gateway)" in run.error()["error"]
+    assert "inverter model 6001 (Three-phase AC)" in run.error()["error"]
 
 
 @pytest.mark.servers
 def test_refused_model_publishes_only_offline_on_mqtt(sim, tmp_path, mosquitto_anon):
     root = f"givtcp-test/refused-{sim.port}"
-    serve_device_type_code(sim, 0x7001)
+    serve_device_type_code(sim, 0x6001)
     env = sim_env(
         sim.port,
         tmp_path,

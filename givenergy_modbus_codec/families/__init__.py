@@ -13,7 +13,7 @@ family's map.
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from . import aio, ems, hv_gen3, identity, single_phase, three_phase
+from . import aio, ems, gateway, hv_gen3, identity, single_phase, three_phase
 from .base import FamilyTables
 
 FAMILY_TABLES: Mapping[str, FamilyTables] = MappingProxyType(
@@ -24,6 +24,7 @@ FAMILY_TABLES: Mapping[str, FamilyTables] = MappingProxyType(
         "hv_gen3": hv_gen3.TABLES,
         "three_phase": three_phase.TABLES,
         "ems": ems.TABLES,
+        "gateway": gateway.TABLES,
     }
 )
 

@@ -21,7 +21,7 @@ CODES = {
     "5001": ("ems", True),
     "5101": ("ems_commercial", False),
     "6001": ("three_phase_ac", False),
-    "7001": ("gateway", False),
+    "7001": ("gateway", True),
     "8001": ("aio", True),
     "8102": ("hv_gen3", True),
     "8201": ("aio_hybrid", False),
@@ -43,8 +43,10 @@ def test_codes_nobody_knows_resolve_to_none(code):
 
 def test_refusal_names_the_code_and_model():
     with pytest.raises(UnsupportedModel) as raised:
-        manifest.require_supported("7001")
-    assert str(raised.value) == ("inverter model 7001 (Gateway) is not supported by this version")
+        manifest.require_supported("6001")
+    assert str(raised.value) == (
+        "inverter model 6001 (Three-phase AC) is not supported by this version"
+    )
     assert isinstance(raised.value, NoValidData)  # exit 1, MQTT offline
     with pytest.raises(UnsupportedModel, match=r"^inverter model 9999 \(unknown model\) is not"):
         manifest.require_supported("9999")
@@ -90,7 +92,7 @@ def test_docs_have_one_section_per_family_map():
     assert "## Model families" in text
     for title in ("All-in-One (80xx)", "HV Gen3 hybrid (81xx)"):
         assert f"## {title}: differences from the single-phase map" in text
-    assert "| Gateway | 70xx | refused |" in text
+    assert "| Three-phase AC | 60xx | refused |" in text
     assert "## Three-phase hybrid (40xx): its own map" in text
     assert "## HV stack BCU IR 60–179 at 0x70 + stack" in text
     # AIO: IR50 is bounded for an HV stack (families.md §2.1), not 0..70 V.

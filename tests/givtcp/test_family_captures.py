@@ -22,6 +22,7 @@ Registers = dict[tuple[int, int], dict[int, int]]
 HR, IR = Function.READ_HOLDING, Function.READ_INPUT
 AIO = "aio_a__aio_arm612_5min.log.json"
 THREE_PHASE = "three_phase_hv_a__giv3hy11_da011_10min.log.json"
+GATEWAY = "gateway_2aio_a__gateway_gaaa0014_10min_night.log.json"
 EMS = "ems_2_inv_3_bat_a__ems_arm1036_60s.log.json"
 AC_BEHIND_EMS = "ems_2_inv_3_bat_a__ac_arm282_1x_givbat512gen3_30min.log.json"
 
@@ -30,7 +31,7 @@ EXPECTED = {
     AIO: ("8001", "aio", True, None),
     AC_BEHIND_EMS: ("3001", "ac", True, None),
     EMS: ("5001", "ems", True, None),
-    "gateway_2aio_a__gateway_gaaa0014_10min_night.log.json": ("7001", "gateway", False, None),
+    GATEWAY: ("7001", "gateway", True, None),
     "hybrid_2_bat_a__hybrid_gen1_arm449_0x11_poll_10min.log.json": ("2001", "hybrid", True, "Gen1"),
     "hybrid_gen2_1_bat_a__hybrid_gen2_arm920_60s.log.json": ("2003", "hybrid", True, "Gen2"),
     THREE_PHASE: ("4004", "three_phase", True, None),
@@ -85,15 +86,15 @@ def test_model_detected_from_hr0(name):
             manifest.require_supported(code)
 
 
-@pytest.mark.parametrize("name", [n for n, e in EXPECTED.items() if not e[2]])
-def test_refused_families_decode_identity_only(name):
-    """Never a screen of zeros: a three-phase unit's IR0-59 are all zero (families.md §4)."""
-    regs = register_file(name)
-    inverter = decode_inverter(regs[(0x11, HR)], regs.get((0x11, IR), {}))
+@pytest.mark.parametrize("code", [0x6001, 0x8201, 0x9999])
+def test_refused_codes_decode_identity_only(code):
+    """Never a screen of zeros: the three-phase capture's registers under a code this version
+    refuses (three-phase AC, AIO Hybrid, unknown) decode to identity only, whatever they hold."""
+    regs = register_file(THREE_PHASE)
+    holding = {**regs[(0x11, HR)], 0: code}
+    inverter = decode_inverter(holding, regs[(0x11, IR)])
     assert set(inverter.values) | set(inverter.invalid) <= IDENTITY_NAMES
-    assert "battery_percent" not in inverter.values
-    if 13 in regs[(0x11, HR)]:
-        assert inverter.serial == ascii_of(regs[(0x11, HR)], range(13, 18))
+    assert "battery_percent" not in inverter.values and "soc" not in inverter.values
 
 
 def test_all_in_one_values():
@@ -247,3 +248,36 @@ def test_ems_values():
     assert slots["Discharge end time slot 1"] == f"{hr[2045]:04d}"
     assert result.groups["Invertor Details"]["Invertor Model"] == "EMS"
     assert "Invertor Type" not in result.groups["Invertor Details"]
+
+
+def test_gateway_values():
+    """families.md §2.5: AIO powers are + charging on the wire, published + discharging."""
+    regs = register_file(GATEWAY)
+    hr, ir = regs[(0x11, HR)], regs[(0x11, IR)]
+    inverter = decode_inverter(hr, ir)
+    assert inverter.invalid == {}
+    assert inverter.rated_power_w == 12000  # DTC 7001 (HR2 says 6 kW: not used)
+    snapshot = RegisterSnapshot(holding=hr, input=ir)
+    result = reading.build_result("runAll", inverter, [], snapshot, False, 0.0)
+    power, aios = result.groups["Power"], result.groups["Power/AIOs"]
+    assert power["Grid Power"] == s16(ir[1616])
+    assert power["Load Power"] == ir[1618]
+    assert power["Battery Power"] == -s16(ir[1702])
+    count = ir[1700]
+    assert count == 2
+    socs = [ir[1800 + k] for k in range(1, count + 1)]
+    assert power["SOC"] == round(sum(socs) / count)
+    assert sum(aios[f"AIO {k} Battery Power"] for k in (1, 2)) == power["Battery Power"]
+    for k in (1, 2):
+        assert aios[f"AIO {k} SOC"] == ir[1800 + k]
+        first = 1836 + 5 * k
+        assert aios[f"AIO {k} Serial Number"] == ascii_of(ir, range(first, first + 5))
+        assert aios[f"AIO {k} Charge Energy Today kWh"] == ir[1702 + 3 * k] / 10
+    assert "AIO 3 SOC" not in aios
+    today, total = result.groups["Energy/Today"], result.groups["Energy/Total"]
+    assert today["Import Energy Today kWh"] == ir[1640] / 10
+    assert total["Import Energy Total kWh"] == ((ir[1641] << 16) + ir[1642]) / 10
+    # The plant's battery charge today is the sum of the AIOs' (C: IR1795 = IR1705 + IR1708).
+    assert today["Battery Charge Energy Today kWh"] == round((ir[1705] + ir[1708]) / 10, 1)
+    assert result.groups["Timeslots"]["Discharge start time slot 1"] == f"{hr[56]:04d}"
+    assert "PV Power" not in power  # IR1617's meaning is disputed: not published
