@@ -1,8 +1,10 @@
 """HV battery stacks under "Battery Details": one sub-object per stack and per module, with
 the LV packs' key names wherever the meaning is the same (report.py's v1.0 contract).
 
-Keys are positions ("HV Stack 1", "HV Stack 1 Module 2"): module serials repeat in redacted
-captures and a module's place in its stack is what an owner sees on the wall.
+Keys: the stack's BCU serial (unique per stack, so Home Assistant devices of two plants never
+merge; "HV Stack <n>" when the serial page was not served), modules "<stack> Module <k>" by
+position: module serials repeat in redacted captures, and a module's place in its stack is
+what an owner sees on the wall.
 """
 
 # No "from __future__ import annotations": typing.NamedTuple would compile every string
@@ -83,7 +85,7 @@ def entries() -> list[Entry]:
 
 
 def details(stacks: tuple[HvStack, ...]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """{"HV Stack n" / "HV Stack n Module k": {key: value}} and the rejected values
+    """{"<BCU serial>" / "<BCU serial> Module k": {key: value}} and the rejected values
     ("Battery Details/<name>/<key>"). A module publishes only the cells and temperature
     sensors its stack says it has (missing ones are not "rejected", they do not exist)."""
     out: dict[str, dict[str, Any]] = {}
@@ -98,7 +100,7 @@ def details(stacks: tuple[HvStack, ...]) -> tuple[dict[str, dict[str, Any]], dic
             rejected[f"{G}/{name}/{key.split('/', 1)[1]}"] = reason
 
     for stack in stacks:
-        name = f"HV Stack {stack.index + 1}"
+        name = stack.serial or f"HV Stack {stack.index + 1}"
         add(name, stack.serial, STACK_ENTRIES, stack.values, stack.invalid)
         for number, module in enumerate(stack.modules, start=1):
             add(

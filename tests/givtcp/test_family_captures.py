@@ -132,9 +132,10 @@ def test_all_in_one_hv_stack():
     assert bcu[64] == 4 and bcu[67] == 96 and bcu[68] == 48  # 4 modules, 24 cells, 12 sensors
     details, rejected = hv_batteries.details((stack,))
     assert rejected == {}
-    assert set(details) == {"HV Stack 1", *(f"HV Stack 1 Module {k}" for k in range(1, 5))}
-    top = details["HV Stack 1"]
-    assert top["Battery Serial Number"] == ascii_of(bcu, range(138, 143))
+    serial = ascii_of(bcu, range(138, 143))
+    assert set(details) == {serial, *(f"{serial} Module {k}" for k in range(1, 5))}
+    top = details[serial]
+    assert top["Battery Serial Number"] == serial
     assert top["Battery Voltage"] == bcu[73] / 10
     assert top["Battery Current"] == -s16(bcu[76]) / 10  # the BCU counts − discharge
     assert top["Battery SOC"] == bcu[80] >> 8
@@ -144,7 +145,7 @@ def test_all_in_one_hv_stack():
     assert top["Battery Discharge Energy Total kWh"] == ((bcu[84] << 16) + bcu[85]) / 10
     for k, address in enumerate(range(0x50, 0x54), start=1):
         page = regs[(address, IR)]
-        module = details[f"HV Stack 1 Module {k}"]
+        module = details[f"{serial} Module {k}"]
         for cell in range(1, 25):
             assert module[f"Battery Cell {cell} Voltage"] == page[59 + cell] / 1000
         for sensor in range(1, 13):
@@ -161,7 +162,7 @@ def test_three_phase_hv_stack_with_a_split_serial():
     assert len(stack.modules) == 6  # 144 cells, 72 sensors: 24 cells, 12 sensors each
     last = regs[(0x55, IR)]
     assert last[114] == 0 and last[110] != 0
-    module = details["HV Stack 1 Module 6"]
+    module = details[f"{ascii_of(regs[(0x70, IR)], range(138, 143))} Module 6"]
     assert module["Battery Serial Number"] == ascii_of(last, (110, 115, 116, 117, 118))
     assert module["Battery Cell 24 Voltage"] == last[83] / 1000
     assert "Battery Cell 13 Temperature" not in module
