@@ -21,6 +21,7 @@ _TOTAL_KWH = (0, 1000000)
 _DAY_KWH = (0, 500)
 _PLUS_EXPORT = "+ export / − import"
 _PLUS_DISCHARGE = "+ discharging / − charging"
+_PLUS_DELIVERING = "+ delivering to AC / − drawing from AC"
 
 
 def _ir(name: str, addresses, encoding: Encoding = E.U16, **kw: object) -> Register:
@@ -57,7 +58,7 @@ INPUT: tuple[Register, ...] = (
         E.S32,
         scale=10,
         unit="W",
-        sign="+ delivering to AC / − drawing from AC",
+        sign=_PLUS_DELIVERING,
         bounds=(-30000, 30000),
         rated="inverter",
     ),
@@ -74,7 +75,7 @@ INPUT: tuple[Register, ...] = (
     *_per_phase("grid_power", 1083, E.S16, unit="W", sign=_PLUS_EXPORT, bounds=_PHASE_W),
     *_per_phase("load_power", 1086, E.U16, unit="W", bounds=(0, 25000)),
     _u32("load_power", 1089, "W", _AC_W),
-    *_per_phase("inverter_power", 1091, E.S16, unit="W", bounds=_PHASE_W),
+    *_per_phase("inverter_power", 1091, E.S16, unit="W", sign=_PLUS_DELIVERING, bounds=_PHASE_W),
     *_per_phase("output_voltage", 1094, E.U16, scale=10, unit="V", bounds=(0, 300)),
     _ir("inverter_temperature", 1128, E.S16, scale=10, unit="°C", bounds=_TEMP),
     _ir("boost_temperature", 1129, E.S16, scale=10, unit="°C", bounds=_TEMP),
