@@ -96,6 +96,16 @@ def read_planned(
     recorded in ``snapshot.failures``.
     """
     snapshot = reader.read_banks(dongle, (reader.HR_0,))
+    known_code = remembered(settings).get("device_type_code")
+    if known_code is not None and device_type_code(snapshot) != known_code:
+        # Another inverter, or a garbled page? A second read decides (dongles substitute
+        # whole blocks now and then, protocol.md §9).
+        log.info(
+            "HR0 reads %s, remembered %s: reading HR(0,60) again",
+            device_type_code(snapshot),
+            known_code,
+        )
+        snapshot = reader.read_banks(dongle, (reader.HR_0,))
     family, model = decide(settings, device_type_code(snapshot))
     devices: dict[str, int] = dict(model.get("devices") or {})
     learned = False

@@ -71,9 +71,12 @@ def test_model_is_remembered_and_a_change_is_noticed(sim, tmp_path):
         "devices": {},
     }
     serve_device_type_code(sim, 0x6001)
+    before = len(sim.requests)
     run = run_script("read.py", "getTimeslots", env=env)
     assert run.code == 1
     assert "inverter model 6001 (Three-phase AC)" in run.error()["error"]
+    # A changed HR0 is read twice before the model is decided again (a garbled page?).
+    assert reads(sim, before) == [(0x11, Function.READ_HOLDING, 0, 60)] * 2
 
 
 @pytest.mark.servers
