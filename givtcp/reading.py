@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from givenergy_modbus_codec import reader
+from givenergy_modbus_codec import families, reader
 from givenergy_modbus_codec.errors import NoValidData, TransportError, UnsupportedModel
 from givenergy_modbus_codec.model import (
     INVERTER_SERIAL_PATTERN,
@@ -306,9 +306,10 @@ def build_result(
         groups[report.GROUP_BATTERIES] = battery_groups
         rejected.update(battery_rejected)
     if print_raw:
-        groups["raw/holding"] = report.raw_registers(snapshot.holding, "holding")
+        tables = families.tables(getattr(inverter.family_spec, "key", None))
+        groups["raw/holding"] = report.raw_registers(snapshot.holding, "holding", tables.holding)
         if snapshot.input:
-            groups["raw/input"] = report.raw_registers(snapshot.input, "input")
+            groups["raw/input"] = report.raw_registers(snapshot.input, "input", tables.input)
     return ReadResult(
         inverter=inverter,
         batteries=batteries,

@@ -282,3 +282,13 @@ def test_gateway_values():
     assert today["Battery Charge Energy Today kWh"] == round((ir[1705] + ir[1708]) / 10, 1)
     assert result.groups["Timeslots"]["Discharge start time slot 1"] == f"{hr[56]:04d}"
     assert "PV Power" not in power  # IR1617's meaning is disputed: not published
+
+
+def test_raw_dump_names_registers_with_the_family_map():
+    regs = register_file(THREE_PHASE)
+    hr, ir = regs[(0x11, HR)], regs[(0x11, IR)]
+    inverter = decode_inverter(hr, ir)
+    snapshot = RegisterSnapshot(holding=hr, input=ir)
+    raw = reading.build_result("runAll", inverter, [], snapshot, True, 0.0).groups["raw/input"]
+    assert raw["soc(1132)"] == ir[1132]
+    assert raw["IR59"] == ir[59]  # not "battery_percent": that is the single-phase map
