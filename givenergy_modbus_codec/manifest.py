@@ -119,6 +119,7 @@ _THREE_PHASE_READS = _reads(
         PlannedBank(_bank(Function.READ_HOLDING, 1120, 5), optional=True),
     ),
     stats=(
+        PlannedBank(_bank(Function.READ_HOLDING, 1000), optional=True),  # HR1012: the rating
         PlannedBank(_bank(Function.READ_INPUT, 1000)),
         PlannedBank(_bank(Function.READ_INPUT, 1060)),
         PlannedBank(_bank(Function.READ_INPUT, 1120)),

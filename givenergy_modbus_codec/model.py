@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from . import families, manifest
 from .errors import CodecError
+from .families import three_phase
 from .registers import BATTERY_REGISTERS, RATED_MARGIN, Register
 
 NOMINAL_BATTERY_VOLTAGE = 51.2  # 16 LFP cells × 3.2 V; GivTCP uses it for every model
@@ -111,10 +112,13 @@ class Inverter(NamedTuple):
 
     @property
     def rated_power_w(self) -> int | None:
-        """Rated AC power: by DTC where known, else HR2's low byte × 100 (as GivTCP)."""
+        """Rated AC power: by DTC where known, else (three-phase) HR1012's first hex digit,
+        else HR2's low byte × 100 (as GivTCP)."""
         spec = self.family_spec
         if spec is not None and (power := spec.rated_power(self.device_type_code or "")):
             return power
+        if (code := self.values.get("power_rating_code")) is not None:  # three-phase HR1012
+            return three_phase.RATINGS_W[int(code[0], 16)]
         word = self._module_low_word
         return None if word is None or not word & 0xFF else (word & 0xFF) * 100
 

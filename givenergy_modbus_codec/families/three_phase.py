@@ -121,8 +121,12 @@ _SLOTS = {
 }
 # HR19/HR21 read 0 here (firmware lives in IR1317-1327, decoding unverified): not decoded.
 _IDENTITY = IDENTITY_NAMES - {"dsp_firmware_version", "arm_firmware_version"}
+# HR1012's first hex digit indexes these ratings (G/3ph; C: 0xB19B on a GIV-3HY-11 = 11 kW).
+RATINGS_W = (1000, 2000, 3000, 3600, 4000, 4600, 5000, 6000, 7000, 8000, 10000, 11000, 15000)
+RATINGS_W += (20000, 30000, 50000)
 HOLDING: tuple[Register, ...] = (
     *(r for r in HOLDING_REGISTERS if r.name in _IDENTITY),
+    _hr("power_rating_code", 1012, E.HEX, description="first hex digit: index into RATINGS_W"),
     *(
         row
         for name, start in _SLOTS.items()
