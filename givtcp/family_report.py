@@ -396,6 +396,19 @@ _FAMILY_STATS = {
 }
 
 
+# Single-phase keys a family's registers cannot back. All-in-One: IR44-46 count its AC output,
+# not PV, so v1.0's load formula has no PV term to add and no source computes it (D returns
+# None, families.md §2.1).
+_NOT_PUBLISHED = {"aio": frozenset({"Load Energy Today kWh", "Load Energy Total kWh"})}
+
+
+def published(entries: list[Entry], inverter: Any) -> list[Entry]:
+    """``entries`` without the single-phase keys this family cannot back."""
+    spec = inverter.family_spec
+    dropped = _NOT_PUBLISHED.get(spec.key if spec else "", frozenset())
+    return [e for e in entries if e.key not in dropped]
+
+
 def entries(function: str, inverter: Any) -> list[Entry] | None:
     """The keys ``function`` publishes for this inverter's family; None: the single-phase
     contract of report.py applies."""

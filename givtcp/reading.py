@@ -297,6 +297,7 @@ def build_result(
             entries += report.timeslot_entries()
         if function in ("getModesandTimes", "runAll"):
             entries += report.control_entries()
+        entries = family_report.published(entries, inverter)
     groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid)
     details = report.inverter_details(inverter, full=function != "getCombinedStats")
     if function != "getTimeslots":

@@ -114,6 +114,12 @@ def test_all_in_one_values():
     assert hr[55] == 52
     assert inverter.battery_capacity_kwh == 15.96
     assert inverter.invalid == {}
+    result = reading.build_result("runAll", inverter, [], RegisterSnapshot(hr, ir), False, 0.0)
+    assert result.groups["Power"]["SOC"] == ir[59]
+    assert result.groups["Invertor Details"]["Battery Capacity kWh"] == 15.96
+    # IR44 is the AIO's AC output, not PV: no source computes its load energy (D: None).
+    assert "Load Energy Today kWh" not in result.groups["Energy/Today"]
+    assert "Energy/Today/Load Energy Today kWh" not in result.rejected
 
 
 def _stack(name: str) -> hv_stack.HvStack:
