@@ -112,10 +112,11 @@ def _bank(function: int, base: int, count: int = 60) -> Bank:
 
 
 # Three-phase: the banks dewet22/givenergy-modbus polls there (families.md §1.3), without the
-# all-zero single-phase input banks.
+# all-zero single-phase input banks. Slot banks of the newer families are optional: their
+# schedule registers are not wire-confirmed, and a refusal must not cost the values.
 _THREE_PHASE_READS = _reads(
     slots=(
-        PlannedBank(_bank(Function.READ_HOLDING, 1060)),
+        PlannedBank(_bank(Function.READ_HOLDING, 1060), optional=True),
         PlannedBank(_bank(Function.READ_HOLDING, 1120, 5), optional=True),
     ),
     stats=(
@@ -127,12 +128,12 @@ _THREE_PHASE_READS = _reads(
     ),
 )
 _EMS_READS = _reads(
-    slots=(PlannedBank(_bank(Function.READ_HOLDING, 2040, 36)),),
+    slots=(PlannedBank(_bank(Function.READ_HOLDING, 2040, 36), optional=True),),
     stats=(PlannedBank(IR_0), PlannedBank(_bank(Function.READ_INPUT, 2040))),
 )
 # Gateway: IR 1600-1859 (IR 1860+ holds nothing known); the 2-slot layout in HR(60,60).
 _GATEWAY_READS = _reads(
-    slots=(PlannedBank(HR_60),),
+    slots=(PlannedBank(HR_60, optional=True),),
     stats=tuple(PlannedBank(_bank(Function.READ_INPUT, base)) for base in range(1600, 1900, 60)),
 )
 _IDENTITY_ONLY = _reads(slots=(), stats=())  # refused families: HR(0,60) decides, then stop
