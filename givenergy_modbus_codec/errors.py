@@ -53,6 +53,20 @@ class NoValidData(TransportError):
     """The inverter answered, but nothing in the answer passed the plausibility checks."""
 
 
+class UnsupportedModel(NoValidData):
+    """The inverter's device type code (HR0) names a family this version cannot decode.
+
+    Its registers are never decoded with another family's map: the run stops with exit 1.
+    """
+
+    def __init__(self, code: str, name: str | None = None) -> None:
+        super().__init__(
+            f"inverter model {code} ({name or 'unknown model'}) is not supported by this version"
+        )
+        self.code = code
+        self.name = name
+
+
 class LockTimeout(TransportError):
     """Another process held the dongle lock for longer than the lock timeout."""
 

@@ -14,31 +14,19 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from . import families, manifest
 from .errors import CodecError
-from .registers import (
-    BATTERY_REGISTERS,
-    HOLDING_REGISTERS,
-    INPUT_REGISTERS,
-    RATED_MARGIN,
-    Register,
-)
+from .families import three_phase
+from .registers import BATTERY_REGISTERS, RATED_MARGIN, Register
 
 NOMINAL_BATTERY_VOLTAGE = 51.2  # 16 LFP cells × 3.2 V; GivTCP uses it for every model
 SERIAL_PATTERN = re.compile(r"[A-Z]{2}\d{4}[A-Z]\d{3}")
+# Inverters as above; an EMS is "EMS" + 7 digits (families.md §2.4, pitfall 11).
+INVERTER_SERIAL_PATTERN = re.compile(r"[A-Z]{2}\d{4}[A-Z]\d{3}|[A-Z]{3}\d{7}")
 TEMPERATURE_SENTINEL = 0xF556  # -273.0 °C: an empty battery slot (BMS bias of 2730 minus 2730)
 
-_FAMILIES = {
-    "2": "Hybrid",
-    "3": "AC",
-    "4": "Three-phase hybrid",
-    "5": "EMS",
-    "6": "Three-phase AC",
-    "7": "Gateway",
-}
-_RATED_POWER_W = {"2001": 5000, "2002": 4600, "2003": 3600, "3001": 3000, "8001": 6000}
 _CERTIFICATIONS = {8: "G98", 12: "G99", 16: "G98NI", 17: "G99NI"}
 _BATTERY_MAX_POWER_W = {"Gen1": 2600, "Gen2": 3600, "Gen3": 3600}
-_FAMILY_BATTERY_MAX_POWER_W = {"AC": 3000, "All-in-One": 6000}
 SLOT_NAMES = ("charge_slot_1", "charge_slot_2", "discharge_slot_1", "discharge_slot_2")
 
 
@@ -96,14 +84,15 @@ class Inverter(NamedTuple):
         return self.values.get("device_type_code")
 
     @property
+    def family_spec(self) -> manifest.Family | None:
+        """What the manifest knows about this model (None: a code nobody knows)."""
+        return manifest.resolve(self.device_type_code)
+
+    @property
     def family(self) -> str | None:
-        """Model family from the first DTC digit (registers.md §2); None when unknown."""
-        dtc = self.device_type_code
-        if not dtc:
-            return None
-        if dtc[0] == "8":
-            return "HV hybrid" if dtc.startswith("81") else "All-in-One"
-        return _FAMILIES.get(dtc[0])
+        """Model family name from the DTC (families.md §1.1); None when unknown."""
+        spec = self.family_spec
+        return None if spec is None else spec.name
 
     @property
     def generation(self) -> str | None:
@@ -123,11 +112,15 @@ class Inverter(NamedTuple):
 
     @property
     def rated_power_w(self) -> int | None:
-        """Rated AC power: by DTC where known, else HR2's low byte × 100 (as GivTCP)."""
-        if (power := _RATED_POWER_W.get(self.device_type_code or "")) is not None:
+        """Rated AC power: by DTC where known, else (three-phase) HR1012's first hex digit,
+        else HR2's low byte × 100 (as GivTCP)."""
+        spec = self.family_spec
+        if spec is not None and (power := spec.rated_power(self.device_type_code or "")):
             return power
+        if (code := self.values.get("power_rating_code")) is not None:  # three-phase HR1012
+            return three_phase.RATINGS_W[int(code[0], 16)]
         word = self._module_low_word
-        return None if word is None else (word & 0xFF) * 100
+        return None if word is None or not word & 0xFF else (word & 0xFF) * 100
 
     @property
     def grid_certification(self) -> str | None:
@@ -141,19 +134,28 @@ class Inverter(NamedTuple):
         generation = self.generation
         if generation is not None:
             return _BATTERY_MAX_POWER_W[generation]
-        return _FAMILY_BATTERY_MAX_POWER_W.get(self.family or "")
+        spec = self.family_spec
+        return None if spec is None else spec.battery_max_power_w
+
+    @property
+    def _battery_voltage(self) -> float:
+        """V per HR55 Ah: 51.2 for LV packs, the family's HV string voltage otherwise
+        (families.md §2.8: an AIO's HR55 is the Ah of a 96-cell string)."""
+        spec = self.family_spec
+        voltage = None if spec is None else spec.battery_voltage
+        return NOMINAL_BATTERY_VOLTAGE if voltage is None else voltage
 
     @property
     def battery_capacity_wh(self) -> float | None:
-        """Nominal capacity: HR55 Ah × 51.2 V (AIO usable capacity differs, registers.md §3)."""
+        """Nominal capacity: HR55 Ah × the family's battery voltage (51.2 V for LV packs)."""
         ah = self.values.get("battery_capacity_ah")
-        return None if ah is None else round(ah * NOMINAL_BATTERY_VOLTAGE, 1)
+        return None if ah is None else round(ah * self._battery_voltage, 1)
 
     @property
     def battery_capacity_kwh(self) -> float | None:
-        """GivTCP v1.0's "Battery Capacity kWh": round(HR55 × 51.2 / 1000, 2)."""
+        """GivTCP v1.0's "Battery Capacity kWh": round(HR55 × voltage / 1000, 2)."""
         ah = self.values.get("battery_capacity_ah")
-        return None if ah is None else round(ah * NOMINAL_BATTERY_VOLTAGE / 1000, 2)
+        return None if ah is None else round(ah * self._battery_voltage / 1000, 2)
 
     @property
     def firmware(self) -> str | None:
@@ -183,8 +185,9 @@ class Inverter(NamedTuple):
         Kept for the v1.0 output key only; behaviour is chosen from ``family``/``generation``.
         """
         serial = self.serial
-        if serial is None:
-            return None
+        spec = self.family_spec
+        if serial is None or (spec is not None and spec.controls != manifest.CONTROLS_SINGLE_PHASE):
+            return None  # v1.0 knew only single-phase models: "Hybrid" would be wrong here
         return {"CE": "AC", "ED": "Gen 2"}.get(serial[:2], "Hybrid")
 
     def context(self) -> InverterContext | None:
@@ -268,47 +271,34 @@ class Battery(NamedTuple):
         return True, ""
 
 
-_RATED_REGISTERS = tuple(r for r in INPUT_REGISTERS if r.rated)
-
-
-# Families with a high-voltage battery stack (families.md): the register table's battery
-# voltage bound fits the 51.2 V packs of LV models; an All-in-One reads ~313 V there.
-_HV_FAMILIES = frozenset({"All-in-One", "HV hybrid", "Three-phase hybrid", "Three-phase AC"})
-_HV_BATTERY_MAX_V = 1000.0
-
-
 def decode_inverter(holding: Mapping[int, int], input: Mapping[int, int]) -> Inverter:
-    """Decode whatever holding and input registers were read (missing banks are skipped)."""
-    values, invalid = _decode_table(HOLDING_REGISTERS, holding)
-    input_values, input_invalid = _decode_table(INPUT_REGISTERS, input)
+    """Decode whatever holding and input registers were read (missing banks are skipped),
+    with the map of the family HR0 names (families/); a refused family: identity only."""
+    tables = families.tables(_family_key(holding))
+    values, invalid = _decode_table(tables.holding, holding)
+    input_values, input_invalid = _decode_table(tables.input, input)
     values.update(input_values)
     invalid.update(input_invalid)
     inverter = Inverter(values=values, invalid=invalid)
-    _check_hv_battery(inverter, input)
-    _check_ratings(inverter)
+    _check_ratings(inverter, tables.input)
     return inverter
 
 
-def _check_hv_battery(inverter: Inverter, input: Mapping[int, int]) -> None:
-    """Accept an HV stack's battery voltage (up to 1000 V) on the families that have one: a
-    value every read of such a model fails must not mark its blocks as garbled."""
-    if inverter.family not in _HV_FAMILIES or "v_battery" not in inverter.invalid:
-        return
-    register = next(r for r in INPUT_REGISTERS if r.name == "v_battery")
-    raw = register.raw(input)
-    if raw is None:
-        return
-    value = register.decode_raw(raw)
-    if 0 <= value <= _HV_BATTERY_MAX_V:
-        del inverter.invalid["v_battery"]
-        inverter.values["v_battery"] = value
+def _family_key(holding: Mapping[int, int]) -> str | None:
+    """The family key HR0 names; None without HR0, "" for a code nobody knows."""
+    if 0 not in holding:
+        return None
+    family = manifest.resolve(f"{holding[0]:04x}")
+    return "" if family is None else family.key
 
 
-def _check_ratings(inverter: Inverter) -> None:
+def _check_ratings(inverter: Inverter, table: Iterable[Register]) -> None:
     """Reject powers beyond RATED_MARGIN x this model's rating: the table's bounds fit every
     model, so a 9 kW reading from a 3.6 kW inverter passes them but not this."""
     ratings = {"inverter": inverter.rated_power_w, "battery": inverter.battery_max_power_w}
-    for register in _RATED_REGISTERS:
+    for register in table:
+        if not register.rated:
+            continue
         value = inverter.values.get(register.name)
         rating = ratings[register.rated]
         if value is None or not rating or abs(value) <= rating * RATED_MARGIN:

@@ -44,6 +44,7 @@ class Encoding(enum.Enum):
     U16 = "u16"
     S16 = "s16"
     U32 = "u32"  # high word at the lower address
+    S32 = "s32"  # two's complement, high word at the lower address (three-phase IR1069-1070)
     DUINT8_HIGH = "duint8 high byte"
     DUINT8_LOW = "duint8 low byte"
     ASCII = "ascii"  # 5 registers, 2 chars each, high byte first, NULs stripped
@@ -67,12 +68,13 @@ _SINGLE = frozenset(
         Encoding.PF,
     }
 )
-_WIDTH = {Encoding.U32: 2, Encoding.ASCII: 5, Encoding.DATETIME: 6}
+_WIDTH = {Encoding.U32: 2, Encoding.S32: 2, Encoding.ASCII: 5, Encoding.DATETIME: 6}
 _HEX_DIGITS = "0123456789abcdefABCDEF"
 _INT_RANGE = {
     Encoding.U16: (0, 0xFFFF),
     Encoding.S16: (-0x8000, 0x7FFF),
     Encoding.U32: (0, 2**32 - 1),
+    Encoding.S32: (-(2**31), 2**31 - 1),
 }
 
 
@@ -157,7 +159,7 @@ class Register(_RegisterFields):
         if not width_ok:
             raise CodecError(f"{self.name}: {len(self.addresses)} addresses for {self.encoding}")
         if self.scale != 1 and self.encoding not in _INT_RANGE:
-            raise CodecError(f"{self.name}: only u16/s16/u32 registers can be scaled")
+            raise CodecError(f"{self.name}: only u16/s16/u32/s32 registers can be scaled")
         if self.writable is not None and len(self.writable) != len(self.addresses):
             raise CodecError(f"{self.name}: writable needs one Allowed per address")
         return self
@@ -186,10 +188,12 @@ class Register(_RegisterFields):
         """Physical value from the raw values of this register's addresses."""
         enc = self.encoding
         first = raw[0]
-        if enc in (Encoding.U16, Encoding.S16, Encoding.U32):
+        if enc in _INT_RANGE:
             number = first
-            if enc is Encoding.U32:
+            if enc in (Encoding.U32, Encoding.S32):
                 number = (first << 16) | raw[1]
+                if enc is Encoding.S32 and number >= 2**31:
+                    number -= 2**32
             elif enc is Encoding.S16 and first >= 0x8000:
                 number = first - 0x10000
             return number if self.scale == 1 else round(number / self.scale, _decimals(self.scale))
@@ -281,7 +285,8 @@ class Register(_RegisterFields):
             return {self.addresses[0]: self._in_range(value, 0, 0xFFFF)}
         low, high = _INT_RANGE[enc]
         number = self._in_range(round(value * self.scale), low, high)
-        if enc is Encoding.U32:
+        if enc in (Encoding.U32, Encoding.S32):
+            number &= 0xFFFFFFFF
             return {self.addresses[0]: number >> 16, self.addresses[1]: number & 0xFFFF}
         return {self.addresses[0]: number & 0xFFFF}
 
@@ -826,7 +831,8 @@ def _description_text(reg: Register) -> str:
 
 
 def render_markdown() -> str:
-    """All three tables as Markdown (docs/registers.md is this output, checked by a test)."""
+    """All tables as Markdown, then one section per model family (docs/registers.md is this
+    output, checked by a test)."""
     lines = [
         "# Register map",
         "",
@@ -838,23 +844,33 @@ def render_markdown() -> str:
         "*Writable* lists the raw values on this project's write allow-list (empty: never",
         "written).",
     ]
-    header = "| register | name | encoding | scale | unit | sign | plausible | writable | notes |"
     for bank, table in TABLES.items():
-        lines += ["", f"## {_TITLES[bank]}", "", header, "|---|---|---|---|---|---|---|---|---|"]
-        for reg in table:
-            cells = (
-                _addresses_text(reg.addresses),
-                f"`{reg.name}`",
-                reg.encoding.value,
-                f"/{reg.scale}" if reg.scale != 1 else "",
-                reg.unit,
-                reg.sign,
-                _bounds_text(reg),
-                _writable_text(reg),
-                _description_text(reg),
-            )
-            lines.append("| " + " | ".join(cells) + " |")
+        lines += ["", f"## {_TITLES[bank]}", "", *table_lines(table)]
+    # Imported here: the family maps are built from the tables above.
+    from .families.docs import family_sections
+
+    lines += family_sections()
     return "\n".join(lines) + "\n"
+
+
+def table_lines(table: Iterable[Register]) -> list[str]:
+    """One Markdown table of register rows (docs/registers.md)."""
+    header = "| register | name | encoding | scale | unit | sign | plausible | writable | notes |"
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
+    for reg in table:
+        cells = (
+            _addresses_text(reg.addresses),
+            f"`{reg.name}`",
+            reg.encoding.value,
+            f"/{reg.scale}" if reg.scale != 1 else "",
+            reg.unit,
+            reg.sign,
+            _bounds_text(reg),
+            _writable_text(reg),
+            _description_text(reg),
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

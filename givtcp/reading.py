@@ -6,13 +6,13 @@
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import InverterTimeout, NoValidData, TransportError
+from givenergy_modbus_codec import families, reader
+from givenergy_modbus_codec.errors import NoValidData, TransportError, UnsupportedModel
 from givenergy_modbus_codec.model import (
-    SERIAL_PATTERN,
+    INVERTER_SERIAL_PATTERN,
     Battery,
     Inverter,
     decode_battery,
@@ -21,8 +21,8 @@ from givenergy_modbus_codec.model import (
 from givenergy_modbus_codec.records import Record
 from givenergy_modbus_codec.transport import DongleClient
 
-from . import quality, report
-from .batteries import battery_plan, remember_batteries
+from . import detection, family_report, hv_batteries, quality, report
+from .batteries import remember_batteries
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ def _suspect_banks(decoded: _Decoded, known: tuple[int, ...]) -> list[reader.Ban
         bank = reader.bank_of(name)
         if bank is not None and bank.function == reader.IR_0.function:
             banks[bank] = None
-    if decoded.inverter.serial is None or not SERIAL_PATTERN.fullmatch(decoded.inverter.serial):
+    serial = decoded.inverter.serial
+    if serial is None or not INVERTER_SERIAL_PATTERN.fullmatch(serial):
         banks[reader.HR_0] = None
     for address in decoded.bad_pages:
         if address in known:
@@ -111,6 +112,7 @@ def _confirm_counters(
     dongle: DongleClient,
     decoded: _Decoded,
     histories: dict[str, quality.History],
+    where: Callable[[reader.Bank], reader.Bank] = lambda bank: bank,
 ) -> None:
     """Counters with no history yet (the first run) cannot be checked against the past. A
     garbling dongle repeats its garbage, so agreeing reads prove nothing about a read that
@@ -143,7 +145,7 @@ def _confirm_counters(
     addresses = tuple(addresses)
     if not banks and not addresses:
         return
-    ordered = tuple(b for b in (reader.IR_0, reader.IR_180) if b in banks)
+    ordered = tuple(where(b) for b in (reader.IR_0, reader.IR_180) if b in banks)
     log.info(
         "no last good values yet for %d counters and %d batteries: confirming them by a second "
         "read",
@@ -182,7 +184,7 @@ def _settle_serial(inverter: Inverter, histories: dict[str, quality.History]) ->
     MQTT topics, the client and the state): the serial last read right at this address
     stands in for it, or, with none remembered, it is left out. Returns the "held" note."""
     serial = inverter.serial
-    if serial is None or SERIAL_PATTERN.fullmatch(serial):
+    if serial is None or INVERTER_SERIAL_PATTERN.fullmatch(serial):
         return {}
     why = (
         f"{serial!r} does not match [A-Z]{{2}}\\d{{4}}[A-Z]\\d{{3}} after {BLOCK_RETRIES + 1} reads"
@@ -192,7 +194,7 @@ def _settle_serial(inverter: Inverter, histories: dict[str, quality.History]) ->
         for key, h in histories.items()
         if key.startswith("inverter:")
         and isinstance(h.values.get("serial_number"), str)
-        and SERIAL_PATTERN.fullmatch(h.values["serial_number"])
+        and INVERTER_SERIAL_PATTERN.fullmatch(h.values["serial_number"])
     ]
     del inverter.values["serial_number"]
     if not remembered:
@@ -327,18 +329,15 @@ def read_inverter(
     if dongle is None:
         with DongleClient(settings.transport_config()) as session:
             return read_inverter(function, settings, session)
-    banks = reader.READ_FUNCTION_BANKS[function]
     with_batteries = function in reader.FUNCTIONS_WITH_BATTERIES
-    known, probes = battery_plan(settings) if with_batteries else ((), ())
     started = time.time()
     state = quality.StateFile(settings.state_file("last-good"))
-    snapshot = reader.read_banks(dongle, banks, known, probes)
-    if any(label in snapshot.failures for label in _required(banks)):
-        reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
-        raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
+    # The model decides the banks and addresses (a refused model stops here: exit 1).
+    planned = detection.read_planned(dongle, function, settings, with_batteries)
+    snapshot, known, probes = planned.snapshot, planned.known, planned.probes
     decoded = _decode(snapshot)
     for _ in range(BLOCK_RETRIES):
-        suspects = _suspect_banks(decoded, known)
+        suspects = [planned.where(b) for b in _suspect_banks(decoded, known)]
         if not suspects:
             break
         log.info("reading again: %s", ", ".join(b.label for b in suspects))
@@ -346,7 +345,7 @@ def read_inverter(
         decoded = _decode(snapshot)
     with state.locked() as histories:
         serial_note = _settle_serial(decoded.inverter, histories)
-        _confirm_counters(dongle, decoded, histories)
+        _confirm_counters(dongle, decoded, histories, planned.where)
         notes, held_at = _apply_history(decoded, histories, settings)
         notes["held"].update(serial_note)
     if probes:
@@ -366,6 +365,8 @@ def read_inverter(
     for address, reason in decoded.bad_pages.items():
         if address in known:
             result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
+    if planned.hv_stacks:
+        hv_batteries.add_to(result, planned.hv_stacks)
     if "serial_number" in decoded.inverter.invalid:
         why = decoded.inverter.invalid["serial_number"]
         result.rejected[f"{report.GROUP_DETAILS}/Invertor Serial Number"] = why
@@ -396,11 +397,6 @@ def read_inverter(
     return result
 
 
-def _required(banks: tuple[reader.Bank, ...]) -> list[str]:
-    # IR(180,60) is optional: not every model implements it.
-    return [bank.label for bank in banks if bank != reader.IR_180]
-
-
 def build_result(
     function: str,
     inverter: Inverter,
@@ -410,15 +406,18 @@ def build_result(
     timestamp: float,
     held: dict[str, float] | None = None,
 ) -> ReadResult:
-    entries: list[report.Entry] = []
-    if function in ("getCombinedStats", "runAll"):
-        entries += report.stats_entries(
-            report.battery_energy_registers(inverter), inverter.family == "AC"
-        )
-    if function in ("getTimeslots", "getModesandTimes", "runAll"):
-        entries += report.timeslot_entries()
-    if function in ("getModesandTimes", "runAll"):
-        entries += report.control_entries()
+    entries = family_report.entries(function, inverter)
+    if entries is None:  # the single-phase contract
+        entries = []
+        if function in ("getCombinedStats", "runAll"):
+            entries += report.stats_entries(
+                report.battery_energy_registers(inverter), inverter.family == "AC"
+            )
+        if function in ("getTimeslots", "getModesandTimes", "runAll"):
+            entries += report.timeslot_entries()
+        if function in ("getModesandTimes", "runAll"):
+            entries += report.control_entries()
+        entries = family_report.published(entries, inverter)
     groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid, held)
     details = report.inverter_details(inverter, full=function != "getCombinedStats")
     if function != "getTimeslots":
@@ -428,9 +427,10 @@ def build_result(
         groups[report.GROUP_BATTERIES] = battery_groups
         rejected.update(battery_rejected)
     if print_raw:
-        groups["raw/holding"] = report.raw_registers(snapshot.holding, "holding")
+        tables = families.tables(getattr(inverter.family_spec, "key", None))
+        groups["raw/holding"] = report.raw_registers(snapshot.holding, "holding", tables.holding)
         if snapshot.input:
-            groups["raw/input"] = report.raw_registers(snapshot.input, "input")
+            groups["raw/input"] = report.raw_registers(snapshot.input, "input", tables.input)
     return ReadResult(
         inverter=inverter,
         batteries=batteries,
@@ -442,4 +442,6 @@ def build_result(
 
 
 def unreachable_message(exc: TransportError) -> str:
+    if isinstance(exc, UnsupportedModel):
+        return str(exc)  # the model is known not to be readable: say exactly that
     return f"inverter not read: {exc}"

@@ -576,9 +576,11 @@ def battery_details(batteries: list[Any]) -> tuple[dict[str, dict[str, Any]], di
     return details, rejected
 
 
-def raw_registers(registers: Mapping[int, int], bank: str) -> dict[str, int]:
-    """v1.0's raw dump: "<name>(<register>)" for named registers, "HR<n>"/"IR<n>" otherwise."""
-    table = TABLES[Bank.HOLDING if bank == "holding" else Bank.INPUT]
+def raw_registers(registers: Mapping[int, int], bank: str, table: Any = None) -> dict[str, int]:
+    """v1.0's raw dump: "<name>(<register>)" for named registers, "HR<n>"/"IR<n>" otherwise.
+    ``table``: the model family's rows for this bank (default: the single-phase map)."""
+    if table is None:
+        table = TABLES[Bank.HOLDING if bank == "holding" else Bank.INPUT]
     names = {reg.addresses[0]: reg.name for reg in table}
     prefix = "HR" if bank == "holding" else "IR"
     return {

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any, NamedTuple
 
-from givenergy_modbus_codec import reader
+from givenergy_modbus_codec import manifest, reader
 from givenergy_modbus_codec.errors import (
     CodecError,
     InverterRefused,
@@ -125,6 +125,15 @@ def _row(write: Any) -> dict[str, Any]:
     }
 
 
+def _check_family(function: str, inverter: Any) -> None:
+    """The control registers are the single-phase ones: on any other family (three-phase keeps
+    slots, targets and rates elsewhere) nothing is sent (exit 2)."""
+    family = inverter.family_spec
+    if family is None or family.controls != manifest.CONTROLS_SINGLE_PHASE:
+        model = inverter.family or f"model {inverter.device_type_code or '?'}"
+        raise ValidationError(f"{function} is not available on {model}")
+
+
 def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
     """Read the holding registers, write what differs, read every register back.
 
@@ -141,6 +150,7 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
         if not snapshot.holding:
             raise InverterTimeout("could not read the holding registers before writing")
         inverter = decode_inverter(snapshot.holding, {})
+        _check_family(function, inverter)
         writes = plan_writes(function, payload, inverter.context())
         rows = [_row(write) for write in writes]
         journal = write_state.WriteJournal(settings)

@@ -58,6 +58,10 @@ NAMED_TUPLE_MODULES = (
     "givtcp.config",
     "givtcp.report",
     "givtcp.reading",
+    "givenergy_modbus_codec.manifest",
+    "givenergy_modbus_codec.families.base",
+    "givenergy_modbus_codec.hv_stack",
+    "givtcp.detection",
     "outputs",
 )
 

@@ -126,6 +126,8 @@ class Device:
             )
         if not self.model.implemented(req.function, wanted):
             return self._refuse(req.device, req.function, req.base, req.count, wanted)
+        if self.model.facade_only_at(req.device, req.function, wanted):
+            return Reply("silence", None, "served only at 0x31 on this plant")
         if req.function == Function.READ_HOLDING:
             return self._answer(req, self.plant.holding_registers())
         return self._answer(req, self.plant.input_registers())

@@ -42,6 +42,16 @@ class ModelSpec:
     gen1_battery_counters: bool  # IR180-183 (Gen1 ARM >= 449)
     battery_totals_32bit: bool  # IR194-197 (vendor v4.1.5+); 0 on Gen1
     has_pause_mode: bool  # HR318-320 battery pause (AC / AIO bank)
+    # Registers this plant serves only at its 0x31 facade, silence at 0x11 (an AC inverter
+    # behind an EMS, C:ems_2_inv_3_bat_a): (holding ranges, input ranges).
+    facade_only: tuple[Ranges, Ranges] = ((), ())
+
+    def facade_only_at(self, device: int, function: int, registers: range) -> bool:
+        """True if a read of ``registers`` at ``device`` gets silence on this plant."""
+        if device != INVERTER:
+            return False
+        banks = self.facade_only[0 if function == Function.READ_HOLDING else 1]
+        return any(r in bank for bank in banks for r in registers)
 
     def implemented(self, function: int, registers: range) -> bool:
         """True if the inverter register file holds every register in ``registers``."""
@@ -95,6 +105,27 @@ MODELS: dict[str, ModelSpec] = {
         gen1_battery_counters=False,
         battery_totals_32bit=False,
         has_pause_mode=True,
+    ),
+    "ac-ems": ModelSpec(
+        name="ac-ems",
+        summary="3 kW AC-coupled inverter behind an EMS (DTC 3001): HR60-179, HR240-299 and "
+        "IR180-239 answer only at 0x31",
+        device_type_code=0x3001,
+        dsp_firmware=282,
+        arm_firmware=282,
+        serial_prefix="CE",
+        rated_power_w=3000,
+        battery_max_w=3000,
+        has_pv=False,
+        inverter_views=_GEN1_VIEWS,
+        holding=(range(0, 240), range(300, 360)),
+        holding_errors=(range(240, 300),),
+        inputs=(range(0, 60), range(120, 240)),
+        uses_charge_slot_2=True,
+        gen1_battery_counters=False,
+        battery_totals_32bit=False,
+        has_pause_mode=True,
+        facade_only=((range(60, 180), range(240, 300)), (range(180, 240),)),
     ),
     "gen2": ModelSpec(
         name="gen2",

@@ -603,7 +603,7 @@ def test_docs_match_the_tables():
 
 
 def test_markdown_lists_every_register_once_per_bank():
-    text = R.render_markdown()
+    text = R.render_markdown().split("## Model families")[0]  # family sections come after
     for register in ALL:
         assert f"`{register.name}`" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line]
