@@ -53,6 +53,7 @@ class Faults:
     zero_battery_page_rate: float = 0.0  # battery pages answered with all zeros
     garbage_values_rate: float = 0.0  # absurd values with a valid CRC ("Pattern A")
     silent: bool = False  # accept connections and requests, never answer
+    silent_after_answers: int = 0  # >0: answer this many requests (since start), then silence
     drop_writes: bool = False  # writes neither applied nor answered (as a Gen2 AC 3001 does)
 
     def update(self, changes: Mapping[str, Any]) -> None:

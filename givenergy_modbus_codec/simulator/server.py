@@ -115,6 +115,7 @@ class DongleServer:
         self._records: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
         self._records_lock = threading.Lock()
         self._bus = asyncio.Lock()
+        self._answered = 0  # requests answered (data or error frame), for silent_after_answers
         self._server: asyncio.Server | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -276,6 +277,9 @@ class DongleServer:
         if self.faults.silent:
             self._record(conn, received, request, "silence", "silent fault")
             return
+        if 0 < self.faults.silent_after_answers <= self._answered:
+            self._record(conn, received, request, "silence", "silent_after_answers fault")
+            return
         if self.faults.drop_writes and isinstance(request, WriteRequest):
             self._record(conn, received, request, "silence", "drop_writes fault")
             return
@@ -291,6 +295,7 @@ class DongleServer:
                 self._record(conn, received, request, "silence", reply.detail)
                 return
             frames, applied = faulty
+            self._answered += 1
             self._record(conn, received, request, reply.outcome, reply.detail, tuple(applied))
             self._fan_out(frames)
 
