@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from givenergy_modbus_codec import reader
-from givenergy_modbus_codec.errors import InverterTimeout, NoValidData, TransportError
+from givenergy_modbus_codec.errors import NoValidData, TransportError
 from givenergy_modbus_codec.model import (
     SERIAL_PATTERN,
     Battery,
@@ -234,9 +234,6 @@ def read_inverter(
     started = time.time()
     state = quality.StateFile(settings.state_file("last-good"))
     snapshot = reader.read_banks(dongle, banks, known, probes)
-    if any(label in snapshot.failures for label in _required(banks)):
-        reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
-        raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
     decoded = _decode(snapshot)
     for _ in range(BLOCK_RETRIES):
         suspects = _suspect_banks(decoded, known)
@@ -249,7 +246,7 @@ def read_inverter(
         _confirm_counters(dongle, decoded, histories)
         notes = _apply_history(decoded, histories, settings)
     if probes:
-        remember_batteries(settings, sorted(decoded.batteries))
+        remember_batteries(settings, sorted(decoded.batteries), snapshot.uncertain)
     for address, reason in decoded.bad_pages.items():
         if address in known:
             log.warning("battery page at %#04x rejected: %s", address, reason)
@@ -275,11 +272,6 @@ def read_inverter(
             + "; ".join(f"{k}: {v}" for k, v in list(result.rejected.items())[:5])
         )
     return result
-
-
-def _required(banks: tuple[reader.Bank, ...]) -> list[str]:
-    # IR(180,60) is optional: not every model implements it.
-    return [bank.label for bank in banks if bank != reader.IR_180]
 
 
 def build_result(
