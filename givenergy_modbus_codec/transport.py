@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from .errors import AnswerLost, InverterRefused, InverterTimeout, LockTimeout, TransportError
 from .frames import (
+    HEADER_SIZE,
     INVERTER_ADDRESS,
     BadFrame,
     ErrorResponse,
@@ -385,6 +386,7 @@ class DongleClient:
                 dropped = self._decoder.resync()
                 if dropped is not None:
                     self._count_ignored(dropped)
+                if dropped is not None and len(dropped.raw) >= HEADER_SIZE:  # not a stray byte
                     raise _CutOff(f"only part of a frame within {deadline - sent:.1f} s")
                 raise InverterTimeout(f"no answer within {deadline - sent:.1f} s")
             self._sock.settimeout(remaining)
