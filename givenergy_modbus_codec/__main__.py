@@ -45,7 +45,8 @@ _CRC_CARRIERS = ReadRequest | WriteRequest | ReadResponse | WriteResponse | Erro
 
 DECODE_HELP = """\
 Decode GivEnergy frames from hex. Each HEX may hold several frames, garbage or a cut-off frame;
-spaces, colons and '|' inside it are ignored. '-' reads one HEX per line from standard input.
+spaces, colons and '|' inside it are ignored. '-' reads one HEX per line from standard input
+(blank lines are skipped).
 
 One JSON object per frame found, in order, with these keys:
   input            index of the HEX argument (or stdin line) the frame came from
@@ -61,8 +62,12 @@ One JSON object per frame found, in order, with these keys:
   crc_ok           true if the CRC checks, false if it fails, null for kinds without a CRC
   crc_form         standard, legacy (old clients' request CRC), none or bad
 A bad frame also has "reason", "raw" (its bytes in hex) and, if it would have decoded but for
-its CRC, "suspect_kind" with the fields it would have had. Bad frames are output, not errors:
-the exit code is 0 unless a HEX cannot be read (2)."""
+its CRC, "suspect_kind" with the fields it would have had. Bad frames are output, not errors.
+
+Exit code 0, or 2 if some input is not hex: a HEX argument that is not hex stops the command
+before anything is printed; a stdin line that is not hex is reported on stderr with its line
+number ("stdin line 3 skipped: ...") and skipped, every other line is still decoded (its
+"input" index counts the skipped line, so the indexes match the input)."""
 
 
 def parse_int(text: str) -> int:
@@ -79,7 +84,8 @@ def parse_hex(text: str) -> bytes:
     try:
         return bytes.fromhex(digits)
     except ValueError:
-        raise ValueError(f"not hex bytes: {text!r}") from None
+        shown = text if len(text) <= 80 else f"{text[:80]}..."
+        raise ValueError(f"not hex bytes: {shown!r}") from None
 
 
 def describe(frame: Frame) -> dict[str, Any]:
@@ -182,20 +188,30 @@ def decode_all(data: bytes) -> list[Frame]:
 
 
 def _cmd_decode(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    texts: list[str] = []
+    """Arguments are checked before anything is printed (a bad one is a usage error); stdin
+    lines are data: a bad line is reported with its line number and the others still decode."""
+    inputs: list[bytes | None] = []  # None: a stdin line that is not hex (already reported)
+    bad_lines = 0
     for text in args.hex:
-        if text == "-":
-            texts += [line for line in sys.stdin.read().splitlines() if line.strip()]
-        else:
-            texts.append(text)
-    try:
-        inputs = [parse_hex(text) for text in texts]
-    except ValueError as exc:
-        parser.error(str(exc))
+        if text != "-":
+            try:
+                inputs.append(parse_hex(text))
+            except ValueError as exc:
+                parser.error(str(exc))
+            continue
+        for number, line in enumerate(sys.stdin.read().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                inputs.append(parse_hex(line))
+            except ValueError as exc:
+                print(f"{parser.prog}: stdin line {number} skipped: {exc}", file=sys.stderr)
+                inputs.append(None)
+                bad_lines += 1
     for index, data in enumerate(inputs):
-        for frame in decode_all(data):
+        for frame in [] if data is None else decode_all(data):
             print(json.dumps({"input": index, **describe(frame)}))
-    return 0
+    return EXIT_USAGE if bad_lines else 0
 
 
 def _cmd_request(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

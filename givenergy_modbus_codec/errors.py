@@ -45,6 +45,11 @@ class InverterTimeout(TransportError):
     """No matching answer arrived within the request timeout, after all retries."""
 
 
+class AnswerLost(InverterTimeout):
+    """No good answer after all retries, but not plain silence: an answer came garbled (bad
+    CRC) or cut off, or the connection dropped. The device may well be there."""
+
+
 class InverterRefused(TransportError):
     """The inverter answered a request with an error frame (function | 0x80)."""
 

@@ -1,7 +1,9 @@
 """Which register banks a read function needs, and reading each at most once per run.
 
 The plan is pure (``banks_for``); ``read_banks`` does the I/O through a DongleClient. Battery
-pages are probed at 0x32.. with a short timeout, because absent batteries answer nothing.
+pages are probed at 0x32.. with a short timeout, because absent batteries answer nothing, and
+only up to the first address that is silent: batteries are numbered contiguously from 0x32
+(by their DIP switches; GivEnergy's own GivTCP also stops at the first empty one).
 """
 
 # No "from __future__ import annotations": typing.NamedTuple would compile every string
@@ -10,7 +12,7 @@ pages are probed at 0x32.. with a short timeout, because absent batteries answer
 import logging
 from typing import NamedTuple
 
-from .errors import InverterRefused, InverterTimeout
+from .errors import AnswerLost, InverterRefused, InverterTimeout, TransportError
 from .frames import BATTERY_ADDRESSES, INVERTER_ADDRESS, Function, ReadRequest
 from .records import Record
 from .transport import DongleClient
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 
 FIRST_BATTERY_ADDRESS = BATTERY_ADDRESSES[0]
 MAX_BATTERIES = len(BATTERY_ADDRESSES)
+PROBE_RETRIES = 2  # spent only on transport faults: a silent address is asked once
 
 
 class Bank(NamedTuple):
@@ -50,6 +53,9 @@ READ_FUNCTION_BANKS: dict[str, tuple[Bank, ...]] = {
     "getCombinedStats": (HR_0, IR_0, IR_180),
     "runAll": (HR_0, HR_60, IR_0, IR_180),
 }
+# Banks a run can do without: IR(180,60) is not implemented by every model. Every other
+# inverter bank is required: once one has failed, the run stops (see read_banks).
+OPTIONAL_BANKS = frozenset({IR_180})
 FUNCTIONS_WITH_BATTERIES = frozenset({"getCombinedStats", "runAll"})
 READ_ALIASES = {"runALL": "runAll"}  # the original's README spells it so
 
@@ -68,7 +74,15 @@ def battery_bank(index: int) -> Bank:
 class RegisterSnapshot(Record):
     """Raw registers gathered in one run, plus what could not be read and why."""
 
-    _fields = ("holding", "input", "batteries", "inverter_serial", "failures", "banks_read")
+    _fields = (
+        "holding",
+        "input",
+        "batteries",
+        "inverter_serial",
+        "failures",
+        "banks_read",
+        "uncertain",
+    )
     __slots__ = _fields
 
     def __init__(
@@ -79,6 +93,7 @@ class RegisterSnapshot(Record):
         inverter_serial: str | None = None,
         failures: dict[str, str] | None = None,
         banks_read: list[str] | None = None,
+        uncertain: dict[int, str] | None = None,
     ) -> None:
         self.holding: dict[int, int] = {} if holding is None else holding
         self.input: dict[int, int] = {} if input is None else input
@@ -87,6 +102,9 @@ class RegisterSnapshot(Record):
         self.inverter_serial = inverter_serial
         self.failures: dict[str, str] = {} if failures is None else failures  # label -> reason
         self.banks_read: list[str] = [] if banks_read is None else banks_read
+        # battery address -> why its probe failed by a transport fault (not silence): whether
+        # a battery is there is unknown, so it must not be remembered as absent
+        self.uncertain: dict[int, str] = {} if uncertain is None else uncertain
 
 
 def read_banks(
@@ -96,27 +114,43 @@ def read_banks(
     probes: tuple[int, ...] = (),
     probe_timeout: float = 0.5,
 ) -> RegisterSnapshot:
-    """Read each bank once; a missing bank is recorded, not fatal (the caller decides).
+    """Read each bank once; a missing battery page or optional bank is recorded, not fatal
+    (the caller decides).
 
+    A required bank (any of ``banks`` not in OPTIONAL_BANKS) that fails raises at once: the
+    run has no valid answer without it, and a dongle that stopped answering would otherwise
+    cost a full timeout-and-retries per remaining bank and battery page (issue 10).
     ``batteries`` are addresses known to hold a battery (normal timeout and retries);
-    ``probes`` are addresses that may be empty: one short attempt each, since an absent
-    battery never answers.
+    ``probes`` are addresses that may be empty, asked with a short timeout. An absent battery
+    never answers (or, at 0x32 on some models, answers with an error frame): that ends the
+    probing (batteries are contiguous). A probe broken by a transport fault (garbled or
+    cut-off answer, dropped connection) is retried; if it still fails, it is recorded in
+    ``snapshot.uncertain`` and probing goes on. After a known battery has failed through its
+    retries, the others are asked as probes, so a dongle that stopped answering costs one full
+    timeout there, not one per battery.
     """
     snapshot = RegisterSnapshot()
-    for index, bank in enumerate(dict.fromkeys(banks)):  # de-duplicated, order kept
-        _read_into(dongle, bank, snapshot)
-        if index == 0 and bank.label in snapshot.failures:
-            # The first bank identifies the inverter; without it nothing else is worth the wait.
-            raise InverterTimeout(snapshot.failures[bank.label])
+    for bank in dict.fromkeys(banks):  # de-duplicated, order kept
+        failure = _read_into(dongle, bank, snapshot)
+        if failure is not None and bank not in OPTIONAL_BANKS:
+            raise failure
+    known_silent = False
     for device in dict.fromkeys(batteries + probes):
-        probing = device in probes and device not in batteries
-        _read_into(
+        probing = known_silent or (device in probes and device not in batteries)
+        failure = _read_into(
             dongle,
             Bank(device, Function.READ_INPUT, 60),
             snapshot,
             timeout=probe_timeout if probing else None,
-            retries=0 if probing else None,
+            retries=PROBE_RETRIES if probing else None,
+            retry_silence=not probing,
         )
+        if isinstance(failure, AnswerLost):
+            snapshot.uncertain[device] = str(failure)
+        elif failure is not None:  # plain silence or an error frame: no battery there
+            if probing and device not in batteries:
+                break
+            known_silent = True
     return snapshot
 
 
@@ -126,30 +160,46 @@ def _read_into(
     snapshot: RegisterSnapshot,
     timeout: float | None = None,
     retries: int | None = None,
-) -> None:
+    retry_silence: bool = True,
+) -> TransportError | None:
+    """Read ``bank`` into ``snapshot``; the error if it could not be read (also recorded)."""
     try:
         page = dongle.read(
-            bank.device, bank.function, bank.base, bank.count, timeout=timeout, retries=retries
+            bank.device,
+            bank.function,
+            bank.base,
+            bank.count,
+            timeout=timeout,
+            retries=retries,
+            retry_silence=retry_silence,
         )
     except (InverterTimeout, InverterRefused) as exc:
         snapshot.failures[bank.label] = str(exc)
         log.info("%s not read: %s", bank.label, exc)
-        return
+        return exc
     snapshot.banks_read.append(bank.label)
     if bank.device >= FIRST_BATTERY_ADDRESS and bank.function == Function.READ_INPUT:
         snapshot.batteries[bank.device] = page.registers()
-        return
+        return None
     target = snapshot.holding if bank.function == Function.READ_HOLDING else snapshot.input
     target.update(page.registers())
     snapshot.inverter_serial = snapshot.inverter_serial or page.inverter_serial
+    return None
 
 
 def read_again(dongle: DongleClient, banks: list[Bank], snapshot: RegisterSnapshot) -> None:
     """Re-read ``banks`` into ``snapshot``, replacing their values (used when a bank came back
-    with implausible values: glitching dongles substitute whole blocks)."""
+    with implausible values: glitching dongles substitute whole blocks).
+
+    A required inverter bank that fails here raises, as in read_banks: the dongle has stopped
+    answering, and waiting out more reads would only delay the inevitable exit 1.
+    """
     for bank in banks:
         snapshot.failures.pop(bank.label, None)
-        _read_into(dongle, bank, snapshot)
+        failure = _read_into(dongle, bank, snapshot)
+        required = bank.device == INVERTER_ADDRESS and bank not in OPTIONAL_BANKS
+        if failure is not None and required:
+            raise failure
 
 
 def bank_of(name: str) -> Bank | None:

@@ -52,8 +52,6 @@ class StreamDecoder:
                 break
             frame = decode_frame(bytes(self._buffer[:size]), self._lenient)
             cut = self._splice_point(frame, size)
-            if cut is None:
-                break
             if cut < size:
                 # A truncated frame spliced onto the next one: resync where the next one starts.
                 suspect = frame.suspect if isinstance(frame, BadFrame) else frame
@@ -81,24 +79,26 @@ class StreamDecoder:
         tail = next((n for n in (3, 2, 1) if self._buffer.endswith(MARKER[:n])), 0)
         return max(offset, len(self._buffer) - tail)
 
-    def _splice_point(self, frame: Frame, size: int) -> int | None:
-        """Where, inside a complete ``size``-byte frame, a spliced-in next frame starts; None
-        if that cannot be told until more bytes arrive.
+    def _splice_point(self, frame: Frame, size: int) -> int:
+        """Where, inside a complete ``size``-byte frame, a spliced-in next frame starts.
 
         A CRC-checked frame is trusted even if its values contain the marker. Anything else is
         cut at an inner marker. Heartbeats, null and LAN frames carry no CRC, so a truncated one
-        followed by the next frame decodes "fine"; their real bytes never hold a marker (serials
-        are ASCII, null frames zeros). If such a frame ends in a marker prefix that also ends the
-        buffer, the next read decides; a bad frame is cut there straight away.
+        followed by the next frame decodes "fine"; their real bytes never hold a whole marker
+        (serials are ASCII, null frames zeros), so only a whole marker starting inside them
+        betrays a splice. One that merely ends in a marker prefix (a heartbeat of adapter type
+        0x59) is complete by its length field and released at once: waiting for the next bytes
+        would hold back a frame the reader is waiting for. A bad frame is also cut at a marker
+        prefix that ends the buffer (it is dropped anyway; the prefix may start the next frame).
         """
         if not isinstance(frame, BadFrame | Heartbeat | NullFrame | LanBroadcast):
             return size
-        start = self._next_start(1)
-        if start >= size:
-            return size
-        if isinstance(frame, BadFrame) or self._buffer.startswith(MARKER, start):
-            return start
-        return None
+        inner = self._buffer.find(MARKER, 1)
+        if 0 < inner < size:
+            return inner
+        if isinstance(frame, BadFrame):
+            return min(size, self._next_start(1))
+        return size
 
     def _drop(self, n: int, reason: str, frames: list[Frame], suspect: Frame | None = None) -> None:
         frames.append(BadFrame(bytes(self._buffer[:n]), reason, suspect))

@@ -19,14 +19,16 @@ and its import alone costs ~80 ms per call. The dongle rules we follow (protocol
 import contextlib
 import errno
 import fcntl
+import itertools
 import logging
 import os
 import socket
 import time
 from typing import NamedTuple
 
-from .errors import InverterRefused, InverterTimeout, LockTimeout, TransportError
+from .errors import AnswerLost, InverterRefused, InverterTimeout, LockTimeout, TransportError
 from .frames import (
+    HEADER_SIZE,
     INVERTER_ADDRESS,
     BadFrame,
     ErrorResponse,
@@ -46,6 +48,15 @@ from .stream import StreamDecoder
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8899
+
+
+class _Garbled(Exception):
+    """This attempt's answer came garbled (bad CRC, or cut short by the next frame): it costs
+    one more request, sent at once, not a timeout."""
+
+
+class _CutOff(InverterTimeout):
+    """The timeout passed with only part of a frame received: a fault, not silence."""
 
 
 class TransportConfig(NamedTuple):
@@ -237,14 +248,19 @@ class DongleClient:
         count: int = 60,
         timeout: float | None = None,
         retries: int | None = None,
+        retry_silence: bool = True,
     ) -> ReadResponse:
-        """Read one bank; raises InverterTimeout / InverterRefused / TransportError.
+        """Read one bank; raises InverterTimeout (AnswerLost if not plain silence) /
+        InverterRefused / TransportError.
 
         ``timeout``/``retries`` override the configured ones, e.g. short probes of batteries
-        that may be absent (absent devices never answer).
+        that may be absent (absent devices never answer); ``retry_silence=False`` spends the
+        retries only on transport faults, so a silent address fails after one timeout.
         """
         request = ReadRequest(device, function, base, count)
-        answer = self.exchange(request, retries=retries, timeout=timeout)
+        answer = self.exchange(
+            request, retries=retries, timeout=timeout, retry_silence=retry_silence
+        )
         assert isinstance(answer, ReadResponse)
         return answer
 
@@ -288,20 +304,31 @@ class DongleClient:
         self._ahead = request
 
     def exchange(
-        self, request: Request, retries: int | None = None, timeout: float | None = None
+        self,
+        request: Request,
+        retries: int | None = None,
+        timeout: float | None = None,
+        retry_silence: bool = True,
     ) -> Frame:
-        """Send ``request`` and return its answer, with bounded retries and reconnects."""
+        """Send ``request`` and return its answer, with bounded retries and reconnects.
+
+        ``retries`` bounds the retries after silence, a dropped connection or a frame cut off
+        at the timeout; those wait ``retry_backoff`` (doubling) first, as a busy dongle needs.
+        ``retry_silence=False`` gives up at the first plain silence (a probe). A garbled
+        answer (bad CRC) is asked again at once, up to ``2 * retries`` times more: the dongle
+        did answer, so each costs one latency, not a timeout. Raises AnswerLost rather than
+        plain InverterTimeout when some attempt failed by a transport fault, not by silence.
+        """
         cfg = self.config
-        attempts = 1 + (cfg.retries if retries is None else retries)
+        retries_left = cfg.retries if retries is None else retries
+        reasks_left = 2 * retries_left  # garbled answers, on top: each costs one latency only
         backoff = cfg.retry_backoff
         last_problem = "no answer"
+        faulted = False
         timeout = cfg.request_timeout if timeout is None else timeout
         sent_ahead, self._ahead = self._ahead == request, None
-        for attempt in range(attempts):
-            if attempt:
-                self.stats.retries += 1
-                time.sleep(backoff)
-                backoff *= 2
+        for attempt in itertools.count():
+            pause = 0.0
             try:
                 if self._sock is None:
                     self._connect()
@@ -309,13 +336,31 @@ class DongleClient:
                 return self._await(request, sent + timeout)
             except InverterRefused:
                 raise
+            except _Garbled as exc:
+                last_problem, faulted = str(exc), True
+                log.debug("attempt %d for %s failed: %s", attempt + 1, _describe(request), exc)
+                if reasks_left:
+                    reasks_left -= 1
+                elif retries_left:
+                    retries_left -= 1
+                else:
+                    break
             except (InverterTimeout, ConnectionError, TransportError, OSError) as exc:
                 last_problem = str(exc) or type(exc).__name__
                 log.debug("attempt %d for %s failed: %s", attempt + 1, _describe(request), exc)
+                silence = type(exc) is InverterTimeout
+                faulted = faulted or not silence
                 if not isinstance(exc, InverterTimeout):
                     self._disconnect()
-        raise InverterTimeout(
-            f"the inverter did not answer {_describe(request)} after {attempts} attempt(s) "
+                if not retries_left or (silence and not retry_silence):
+                    break
+                retries_left -= 1
+                pause, backoff = backoff, backoff * 2
+            self.stats.retries += 1
+            time.sleep(pause)
+        error = AnswerLost if faulted else InverterTimeout
+        raise error(
+            f"the inverter did not answer {_describe(request)} after {attempt + 1} attempt(s) "
             f"({last_problem}); the dongle may be busy or the address wrong"
         )
 
@@ -341,6 +386,8 @@ class DongleClient:
                 dropped = self._decoder.resync()
                 if dropped is not None:
                     self._count_ignored(dropped)
+                if dropped is not None and len(dropped.raw) >= HEADER_SIZE:  # not a stray byte
+                    raise _CutOff(f"only part of a frame within {deadline - sent:.1f} s")
                 raise InverterTimeout(f"no answer within {deadline - sent:.1f} s")
             self._sock.settimeout(remaining)
             try:
@@ -349,6 +396,7 @@ class DongleClient:
                 continue
             if not data:
                 raise ConnectionError("the dongle closed the connection")
+            garbled = ""
             for frame in self._decoder.feed(data):
                 if answers(request, frame):
                     if isinstance(frame, ErrorResponse):
@@ -361,6 +409,11 @@ class DongleClient:
                     )
                     return frame
                 self._handle_unsolicited(frame)
+                suspect = frame.suspect if isinstance(frame, BadFrame) else None
+                if suspect is not None and answers(request, suspect):
+                    garbled = frame.reason
+            if garbled:  # the rest of this read handled first (a heartbeat may follow it)
+                raise _Garbled(f"its answer came garbled ({garbled})")
 
     def _handle_unsolicited(self, frame: Frame) -> None:
         if isinstance(frame, Heartbeat):

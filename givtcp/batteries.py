@@ -21,8 +21,9 @@ def _battery_cache_path(settings: Settings) -> str:
 def battery_plan(settings: Settings) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(known battery addresses to read, addresses to probe) for this run.
 
-    NUM_BATTERIES fixes the count. Otherwise all six addresses are probed once a day and the
-    ones that answered with a valid page are remembered in the state folder.
+    NUM_BATTERIES fixes the count. Otherwise the addresses from 0x32 up are probed once a day,
+    up to the first silent one (reader.read_banks), and the ones that answered with a valid
+    page are remembered in the state folder.
     """
     first = reader.FIRST_BATTERY_ADDRESS
     if settings.num_batteries is not None:
@@ -36,7 +37,16 @@ def battery_plan(settings: Settings) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return (), tuple(range(first, first + reader.MAX_BATTERIES))
 
 
-def remember_batteries(settings: Settings, addresses: list[int]) -> None:
+def remember_batteries(
+    settings: Settings, addresses: list[int], uncertain: dict[int, str] | None = None
+) -> None:
+    """Remember the probed battery list, unless a probe failed by a transport fault
+    (``uncertain``: address -> why): then whether a battery is there is not known, and caching
+    the list would hide that battery for a day. The next run probes again."""
+    if uncertain:
+        for address, why in sorted(uncertain.items()):
+            log.warning("battery probe at %#04x failed (%s); probing again next run", address, why)
+        return
     try:
         payload = json.dumps({"probed_at": time.time(), "addresses": addresses})
         write_atomic(_battery_cache_path(settings), payload)

@@ -199,8 +199,11 @@ def _read_with_fallbacks(
         bank = manifest.at_device(planned.bank, device)
         try:
             page = reader.read_banks(dongle, (bank,))
+            failure = page.failures.get(bank.label)  # an optional bank is recorded, not raised
         except TransportError as exc:
-            reasons.append(f"{bank.label}: {exc}" if device != planned.bank.device else str(exc))
+            failure = str(exc)
+        if failure is not None:
+            reasons.append(f"{bank.label}: {failure}" if device != planned.bank.device else failure)
             continue
         _merge(snapshot, page)
         return device
@@ -213,5 +216,6 @@ def _merge(snapshot: reader.RegisterSnapshot, more: reader.RegisterSnapshot) -> 
     snapshot.input.update(more.input)
     snapshot.batteries.update(more.batteries)
     snapshot.failures.update(more.failures)
+    snapshot.uncertain.update(more.uncertain)
     snapshot.banks_read.extend(more.banks_read)
     snapshot.inverter_serial = snapshot.inverter_serial or more.inverter_serial

@@ -349,7 +349,7 @@ def read_inverter(
         notes, held_at = _apply_history(decoded, histories, settings)
         notes["held"].update(serial_note)
     if probes:
-        remember_batteries(settings, sorted(decoded.batteries))
+        remember_batteries(settings, sorted(decoded.batteries), snapshot.uncertain)
     for address, reason in decoded.bad_pages.items():
         if address in known:
             log.warning("battery page at %#04x rejected: %s", address, reason)

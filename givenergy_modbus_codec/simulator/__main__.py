@@ -291,6 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--silent", action="store_true", help="accept connections and requests but never answer"
     )
     f.add_argument(
+        "--silent-after-answers",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="answer the first N requests (counted from start, all clients), then go silent "
+        "as --silent does: a dongle that dies mid-read",
+    )
+    f.add_argument(
         "--drop-writes",
         action="store_true",
         help="ignore write requests: not applied, not answered (as some AC models do)",

@@ -55,6 +55,7 @@ class Faults:
     garbage_values_rate: float = 0.0  # absurd values with a valid CRC ("Pattern A")
     garbled_serial_rate: float = 0.0  # HR answers with a garbled inverter serial (HR13-17)
     silent: bool = False  # accept connections and requests, never answer
+    silent_after_answers: int = 0  # >0: answer this many requests (since start), then silence
     drop_writes: bool = False  # writes neither applied nor answered (as a Gen2 AC 3001 does)
     readback_mismatch: bool = False  # writes echoed as asked but not applied (read-back differs)
     echo_mismatch: bool = False  # writes applied but echoed with another value (echo differs)

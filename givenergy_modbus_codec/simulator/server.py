@@ -116,6 +116,7 @@ class DongleServer:
         self._records: deque[RequestRecord] = deque(maxlen=MAX_RECORDS)
         self._records_lock = threading.Lock()
         self._bus = asyncio.Lock()
+        self._answered = 0  # requests answered (data or error frame), for silent_after_answers
         self._server: asyncio.Server | None = None
         self._silence_next_write = False  # the silent_after_writes fault has run down
 
@@ -281,6 +282,9 @@ class DongleServer:
         if self.faults.silent:
             self._record(conn, received, request, "silence", "silent fault")
             return
+        if 0 < self.faults.silent_after_answers <= self._answered:
+            self._record(conn, received, request, "silence", "silent_after_answers fault")
+            return
         if self.faults.drop_writes and isinstance(request, WriteRequest):
             self._record(conn, received, request, "silence", "drop_writes fault")
             return
@@ -296,6 +300,7 @@ class DongleServer:
                 self._record(conn, received, request, "silence", reply.detail)
                 return
             frames, applied = faulty
+            self._answered += 1
             self._record(conn, received, request, reply.outcome, reply.detail, tuple(applied))
             self._fan_out(frames)
             if isinstance(request, WriteRequest) and self.faults.silent_after_writes > 0:

@@ -212,8 +212,7 @@ garbage = st.one_of(
 
 @given(st.lists(any_frame, max_size=6), piece_sizes)
 def test_valid_frames_survive_any_chunking(frames: list[Frame], sizes: list[int]) -> None:
-    """Followed by one more heartbeat: a CRC-less frame ending in a marker prefix (a heartbeat of
-    adapter type 0x59, say) is only released once the next bytes show it was not cut short."""
+    """Whatever the TCP pieces, every frame comes out once, in order, and nothing is left."""
     decoder = StreamDecoder()
     data = b"".join(f.encode() for f in frames) + HEARTBEAT.encode()
     with time_limit(5):
@@ -222,11 +221,25 @@ def test_valid_frames_survive_any_chunking(frames: list[Frame], sizes: list[int]
 
 
 @pytest.mark.parametrize("adapter_type", [0x59, 0x00])
-def test_heartbeat_ending_in_a_marker_prefix_waits_for_the_next_bytes(adapter_type: int) -> None:
+def test_heartbeat_ending_in_a_marker_prefix_is_released_at_once(adapter_type: int) -> None:
+    """Complete by its length field, so it is a frame now (issue 10, item 8); the bytes that
+    follow still decode, whether the next frame comes whole or its marker in pieces."""
     ambiguous = Heartbeat("WF2125G3YY", adapter_type).encode()
     decoder = StreamDecoder()
-    assert decoder.feed(ambiguous) == []
-    assert decoder.feed(bytes.fromhex(E1)) == [decode_frame(ambiguous), HEARTBEAT]
+    assert decoder.feed(ambiguous) == [decode_frame(ambiguous)]
+    assert decoder.pending == 0
+    assert decoder.feed(bytes.fromhex(E1)) == [HEARTBEAT]
+    assert decoder.feed(ambiguous + bytes.fromhex(E1)[:2]) == [decode_frame(ambiguous)]
+    assert decoder.feed(bytes.fromhex(E1)[2:]) == [HEARTBEAT]
+
+
+def test_heartbeat_spliced_into_a_marker_prefix_is_still_cut_once_the_marker_shows() -> None:
+    """A cut-short heartbeat whose declared length runs into the next frame's marker: cut as
+    soon as the whole marker is in the buffer."""
+    data = bytes.fromhex(E1)[:16] + bytes.fromhex(E3)
+    frames = StreamDecoder().feed(data)
+    assert [f.reason for f in frames if isinstance(f, BadFrame)] == ["truncated frame"]
+    assert good(frames) == [HR_PAGE]
 
 
 @settings(deadline=None)
