@@ -33,12 +33,27 @@ class WriteReport(NamedTuple):
 
 def plan_control(function: str, payload: Any, context: Any = None) -> list[Any]:
     """Validate and plan without touching the inverter (ValidationError -> exit 2)."""
-    from givenergy_modbus_codec.commands import CONTROL_FUNCTIONS, plan_writes
+    from givenergy_modbus_codec.commands import CONTROL_FUNCTIONS, ContextMissing, plan_writes
 
     spec = CONTROL_FUNCTIONS.get(function)
     if spec is not None and spec.needs_context and context is None:
-        return []  # planned after the battery size is read from the inverter
+        try:  # the payload is still checked here, before any I/O
+            return plan_writes(function, payload, context)
+        except ContextMissing:
+            return []  # planned once the model and battery size are read from the inverter
     return plan_writes(function, payload, context)
+
+
+def read_written_banks(dongle: DongleClient, snapshot: Any, writes: list[Any]) -> None:
+    """Read the banks above HR119 that ``writes`` touch, so unchanged values are not sent
+    again (the planners have already refused registers this model lacks)."""
+    from givenergy_modbus_codec.registers import bank_base
+
+    bases = sorted({bank_base(w.register) for w in writes} - {0, 60})
+    banks = [reader.Bank(reader.HR_0.device, reader.HR_0.function, base) for base in bases]
+    if banks:
+        extra = reader.read_banks(dongle, tuple(banks))
+        snapshot.holding.update(extra.holding)
 
 
 def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
@@ -55,7 +70,8 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
         if not snapshot.holding:
             raise InverterTimeout("could not read the holding registers before writing")
         inverter = decode_inverter(snapshot.holding, {})
-        writes = plan_writes(function, payload, inverter.context())
+        writes = plan_writes(function, payload, inverter.control_context())
+        read_written_banks(dongle, snapshot, writes)
         rows: list[dict[str, Any]] = []
         stopped = False
         for write in writes:

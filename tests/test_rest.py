@@ -138,6 +138,36 @@ def test_post_bad_payload_is_400_and_sends_nothing(sim, rest):
     assert len(sim.requests) == before
 
 
+def test_post_issue_12_controls_same_payloads_as_write_py(sim, rest):
+    """Predbat's POSTs (names and bodies from predbat.json) and a refusal on this Gen1."""
+    response = requests.post(
+        f"{rest}/enableChargeSchedule", json={"state": "disable"}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert sim.truth()["holding"][96] == 0
+    response = requests.post(
+        f"{rest}/setBatteryMode", json={"mode": "Timed Export"}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    hr = sim.truth()["holding"]
+    assert (hr[110], hr[59], hr[27]) == (4, 1, 0)
+    response = requests.post(
+        f"{rest}/setBatteryReserve", json={"reservePercent": 6}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert sim.truth()["holding"][114] == 6
+    before = [r for r in sim.requests if r.frame.kind == "write_request"]
+    response = requests.post(
+        f"{rest}/setChargeSlot4",
+        json={"start": "01:00", "finish": "02:00"},
+        headers=auth(),
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert "setChargeSlot4 is not available on Gen1 hybrid" in response.json()["error"]
+    assert [r for r in sim.requests if r.frame.kind == "write_request"] == before
+
+
 def test_post_without_token_is_401(sim, rest):
     before = len(sim.requests)
     response = requests.post(f"{rest}/pauseChargeSchedule", timeout=30)
