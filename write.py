@@ -25,11 +25,12 @@ from givtcp import exit_codes, writing
 from givtcp.config import load_settings
 from givtcp.logs import setup_logging
 from givtcp.reading import unreachable_message
+from givtcp.timed_actions import FUNCTIONS as TIMED_FUNCTIONS
 
 
 def _describe_functions() -> str:
     lines = []
-    for spec in CONTROL_FUNCTIONS.values():
+    for spec in (*CONTROL_FUNCTIONS.values(), *TIMED_FUNCTIONS.values()):
         example = f" '{json.dumps(dict(spec.example))}'" if spec.example else ""
         lines.append(f"  {spec.name}{example}\n      {spec.description}")
     return "\n".join(lines)

@@ -84,6 +84,7 @@ class Capabilities(NamedTuple):
     slot_targets: bool = False
     ac_bank: bool = False
     export_limit: bool = True
+    charge_slot_2: bool = True  # Gen2 firmware ignores HR31/32 (dewet22/givenergy-modbus #413)
 
 
 class InverterContext(NamedTuple):
@@ -230,6 +231,7 @@ class Inverter(NamedTuple):
             discharge_slots=slots,
             slot_targets=self.extended_slots,
             ac_bank=self.family in ("AC", "All-in-One"),
+            charge_slot_2=self.generation != "Gen2",
         )
 
     def control_context(self) -> InverterContext:

@@ -234,6 +234,9 @@ def read_inverter(
     started = time.time()
     state = quality.StateFile(settings.state_file("last-good"))
     snapshot = reader.read_banks(dongle, banks, known, probes)
+    if reader.HR_60 in banks and reader.HR_0.label not in snapshot.failures:
+        _read_model_banks(dongle, snapshot)
+    timed = _timed_session(dongle, snapshot, settings)
     if any(label in snapshot.failures for label in _required(banks)):
         reasons = "; ".join(f"{k}: {v}" for k, v in snapshot.failures.items())
         raise InverterTimeout(f"the inverter gave no valid answer ({reasons})")
@@ -264,6 +267,8 @@ def read_inverter(
     for address, reason in decoded.bad_pages.items():
         if address in known:
             result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
+    if timed is not None and report.GROUP_CONTROL in result.groups:
+        result.groups[report.GROUP_CONTROL]["Timed Action"] = timed
     for kind, names in notes.items():
         if names:
             result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names
@@ -275,6 +280,41 @@ def read_inverter(
             + "; ".join(f"{k}: {v}" for k, v in list(result.rejected.items())[:5])
         )
     return result
+
+
+def _timed_session(
+    dongle: DongleClient, snapshot: reader.RegisterSnapshot, settings: Settings
+) -> dict[str, Any] | None:
+    """A timed action's state: restored now if it has ended (the inverter already stopped it
+    at the slot end), else what runs until when. Most runs have none: one stat() call."""
+    import os
+
+    if not snapshot.holding or not os.path.exists(settings.state_file("timed-action")):
+        return None
+    from . import timed_actions
+
+    try:
+        return timed_actions.on_session(dongle, snapshot.holding, settings)
+    except TransportError as exc:
+        log.warning("timed action not restored yet: %s", exc)
+        return {"restore_failed": str(exc)}
+
+
+def _read_model_banks(dongle: DongleClient, snapshot: reader.RegisterSnapshot) -> None:
+    """HR240-299 (extended slots) and HR300-359 (AC bank) where the model has them, so every
+    slot and control it has is shown; a bank that does not answer leaves its keys out."""
+    capabilities = decode_inverter(snapshot.holding, {}).capabilities()
+    bases = ([240] if capabilities.charge_slots > 2 else []) + (
+        [300] if capabilities.ac_bank else []
+    )
+    for base in bases:
+        bank = reader.Bank(reader.HR_0.device, reader.HR_0.function, base)
+        try:
+            extra = reader.read_banks(dongle, (bank,))
+        except TransportError as exc:
+            snapshot.failures[bank.label] = str(exc)
+            continue
+        snapshot.holding.update(extra.holding)
 
 
 def _required(banks: tuple[reader.Bank, ...]) -> list[str]:
@@ -295,10 +335,13 @@ def build_result(
         entries += report.stats_entries(
             report.battery_energy_registers(inverter), inverter.family == "AC"
         )
+    capabilities = inverter.capabilities() if inverter.device_type_code else None
     if function in ("getTimeslots", "getModesandTimes", "runAll"):
-        entries += report.timeslot_entries()
+        entries += report.timeslot_entries(capabilities)
     if function in ("getModesandTimes", "runAll"):
         entries += report.control_entries()
+        if capabilities is not None:
+            entries += report.model_control_entries(capabilities)
     groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid)
     details = report.inverter_details(inverter, full=function != "getCombinedStats")
     if function != "getTimeslots":

@@ -17,6 +17,7 @@ class WriteReport(NamedTuple):
 
     function: str
     rows: list[dict[str, Any]]
+    timed_action: dict[str, Any] | None = None  # a timed action restored or still running
 
     @property
     def ok(self) -> bool:
@@ -28,13 +29,46 @@ class WriteReport(NamedTuple):
         else:
             failed = next(row for row in self.rows if not row.get("ok"))
             result = f"{self.function}: HR{failed['register']} did not read back as asked"
-        return {"result": result, "writes": self.rows}
+        body = {"result": result, "writes": self.rows}
+        if self.timed_action is not None:
+            body["timed_action"] = self.timed_action
+        return body
+
+
+class TimedActionReport(NamedTuple):
+    """What a timed action answers (timed_actions.run): when it ends, what is restored."""
+
+    answer: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        restored = self.answer.get("restored", {}).get("writes", [])
+        return bool(self.answer["ok"]) and all(row["ok"] for row in restored)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.answer.items() if k != "ok"}
+
+
+def _timed_session(dongle: DongleClient, holding: dict[int, int], settings: Settings) -> Any:
+    """Restore a timed action that has ended (cheap check first: most runs have none)."""
+    import os
+
+    from . import timed_actions
+
+    if not os.path.exists(timed_actions.state_path(settings)):
+        return None
+    return timed_actions.on_session(dongle, holding, settings)
 
 
 def plan_control(function: str, payload: Any, context: Any = None) -> list[Any]:
     """Validate and plan without touching the inverter (ValidationError -> exit 2)."""
     from givenergy_modbus_codec.commands import CONTROL_FUNCTIONS, ContextMissing, plan_writes
 
+    from . import timed_actions
+
+    if function in timed_actions.FUNCTIONS:
+        timed_actions.validate(function, payload)
+        return []  # planned from the inverter's registers and clock
     spec = CONTROL_FUNCTIONS.get(function)
     if spec is not None and spec.needs_context and context is None:
         try:  # the payload is still checked here, before any I/O
@@ -56,7 +90,7 @@ def read_written_banks(dongle: DongleClient, snapshot: Any, writes: list[Any]) -
         snapshot.holding.update(extra.holding)
 
 
-def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
+def write_inverter(function: str, payload: Any, settings: Settings) -> Any:
     """Read the holding registers, write what differs, read every register back.
 
     Registers already at the asked value are not written again (writes wear the inverter's
@@ -65,10 +99,15 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
     """
     from givenergy_modbus_codec.commands import plan_writes
 
+    from . import timed_actions
+
+    if function in timed_actions.FUNCTIONS:
+        return TimedActionReport(timed_actions.run(function, payload, settings))
     with DongleClient(settings.transport_config()) as dongle:
         snapshot = reader.read_banks(dongle, (reader.HR_0, reader.HR_60))
         if not snapshot.holding:
             raise InverterTimeout("could not read the holding registers before writing")
+        timed = _timed_session(dongle, snapshot.holding, settings)
         inverter = decode_inverter(snapshot.holding, {})
         writes = plan_writes(function, payload, inverter.control_context())
         read_written_banks(dongle, snapshot, writes)
@@ -97,4 +136,4 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
                 {**row, "echo": outcome.echoed, "readback": outcome.readback, "ok": outcome.ok}
             )
             stopped = not outcome.ok
-    return WriteReport(function, rows)
+    return WriteReport(function, rows, timed)

@@ -242,3 +242,37 @@ def test_help_shows_the_new_controls_with_examples():
         'setDischargeTarget \'{"dischargeToPercent": 20, "slot": 1}\'',
     ):
         assert text in run.stdout
+
+
+def test_run_all_shows_every_slot_and_control_the_model_has(make_sim, tmp_path):
+    gen3 = make_sim("gen3")
+    payload = {"start": "0100", "finish": "0200", "chargeToPercent": 70}
+    assert write(gen3, tmp_path, "setChargeSlot9", payload).code == 0
+    assert (
+        write(gen3, tmp_path, "setDischargeTarget", {"dischargeToPercent": 30, "slot": 10}).code
+        == 0
+    )
+    out = run_script("read.py", "runAll", env=sim_env(gen3.port, tmp_path)).json()
+    slots = out["Timeslots"]
+    assert (slots["Charge start time slot 9"], slots["Charge end time slot 9"]) == ("0100", "0200")
+    assert len([k for k in slots if k.startswith("Discharge start")]) == 10
+    control = out["Control"]
+    assert control["Charge Target SOC 9"] == 70
+    assert control["Discharge Target SOC 10"] == 30
+    assert control["Mode Name"] == "Eco"  # HR27 1, HR59 0, HR110 4 in the template
+    assert control["Export Limit"] == gen3.truth()["holding"][26]
+    assert "Battery Pause Mode" not in control  # no AC bank on a Gen3 hybrid
+
+    ac_path = tmp_path / "ac"
+    ac = make_sim("ac")
+    assert write(ac, ac_path, "setPauseSlot", {"start": "0130", "finish": "0245"}).code == 0
+    assert write(ac, ac_path, "setBatteryPauseMode", {"state": "PauseBoth"}).code == 0
+    assert write(ac, ac_path, "disableEPS").code == 0
+    assert write(ac, ac_path, "setBatteryMode", {"mode": "Eco (Paused)"}).code == 0
+    out = run_script("read.py", "runAll", env=sim_env(ac.port, ac_path)).json()
+    assert out["Control"]["Battery Pause Mode"] == "PauseBoth"
+    assert out["Control"]["EPS"] is False
+    assert out["Control"]["Mode Name"] == "Eco (Paused)"
+    assert out["Timeslots"]["Battery pause start time slot"] == "0130"
+    assert out["Timeslots"]["Battery pause end time slot"] == "0245"
+    assert "Charge start time slot 3" not in out["Timeslots"]  # 2-slot layout
