@@ -168,6 +168,26 @@ def test_post_issue_12_controls_same_payloads_as_write_py(sim, rest):
     assert [r for r in sim.requests if r.frame.kind == "write_request"] == before
 
 
+def test_post_timed_action_and_cancel(sim, rest):
+    before = {a: sim.truth()["holding"][a] for a in (31, 32, 96, 20, 116)}
+    response = requests.post(
+        f"{rest}/forceCharge", json={"minutes": 15}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["slot"] == "charge slot 2"
+    assert body["ends"] == "2026-06-21T12:15:00"
+    assert sim.truth()["holding"][31] == 1200 and sim.truth()["holding"][32] == 1215
+    control = requests.get(f"{rest}/getModesandTimes", timeout=30).json()["Control"]
+    assert control["Timed Action"]["in_progress"]["function"] == "forceCharge"
+    response = requests.post(f"{rest}/cancelTimedAction", headers=auth(), timeout=30)
+    assert response.status_code == 200, response.text
+    assert {a: sim.truth()["holding"][a] for a in before} == before
+    bad = requests.post(f"{rest}/forceExport", json={"minutes": 0}, headers=auth(), timeout=30)
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "minutes"
+
+
 def test_post_without_token_is_401(sim, rest):
     before = len(sim.requests)
     response = requests.post(f"{rest}/pauseChargeSchedule", timeout=30)
