@@ -205,6 +205,18 @@ def _named(pairs: list[tuple[str, Any]]) -> list[RegisterWrite]:
     return writes
 
 
+def check_available(function: str, caps: Capabilities) -> None:
+    """The temporary pauses need the pause slot: without it the inverter could not end them."""
+    if function in ("tempPauseCharge", "tempPauseDischarge") and not caps.ac_bank:
+        raise ValidationError(
+            f"{function} is not available on {caps.model} (no pause slot, so the inverter "
+            "could not end the pause by itself; use pauseBatteryCharge / "
+            "pauseBatteryDischarge and resume yourself)",
+            "function",
+            "AC and All-in-One only",
+        )
+
+
 def plan(
     function: str,
     values: Mapping[str, int],
@@ -243,14 +255,7 @@ def plan(
         ]
         where = f"discharge slot {slot}"
     else:
-        if not caps.ac_bank:
-            raise ValidationError(
-                f"{function} is not available on {caps.model} (no pause slot, so the inverter "
-                "could not end the pause by itself; use pauseBatteryCharge / "
-                "pauseBatteryDischarge and resume yourself)",
-                "function",
-                "AC and All-in-One only",
-            )
+        check_available(function, caps)
         mode = 1 if function == "tempPauseCharge" else 2
         if holding.get(_reg("battery_pause_mode"), 0):
             notes.append("the battery pause mode was in use: it is put back when this ends")
@@ -428,6 +433,7 @@ def run(function: str, payload: Any, settings: Settings) -> dict[str, Any]:
         holding = snapshot.holding
         inverter = decode_inverter(holding, {})
         caps = inverter.capabilities()
+        check_available(function, caps)  # refused before anything is written or restored
         now = inverter.system_time
         previous = load(settings)
         answer: dict[str, Any] = {}

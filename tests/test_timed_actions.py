@@ -168,6 +168,13 @@ def test_temporary_pause_is_refused_without_a_pause_slot(make_sim, tmp_path):
     assert "tempPauseDischarge is not available on Gen2 hybrid" in result.error()["error"]
     assert [r for r in sim.requests if r.frame.kind == "write_request"] == []
     assert not list(tmp_path.glob("timed-action*"))
+    # With an action in progress the refusal still comes first: nothing restored or written.
+    assert run(sim, tmp_path, "write.py", "forceCharge", '{"minutes": 20}').code == 0
+    sent = len([r for r in sim.requests if r.frame.kind == "write_request"])
+    result = run(sim, tmp_path, "write.py", "tempPauseCharge", '{"minutes": 20}')
+    assert result.code == 2
+    assert len([r for r in sim.requests if r.frame.kind == "write_request"]) == sent
+    assert list(tmp_path.glob("timed-action*"))
 
 
 @pytest.mark.parametrize(
