@@ -74,8 +74,8 @@ def main(argv: list[str]) -> int:
             return _fail(
                 exit_codes.USAGE,
                 {
-                    "error": f"{args.function} depends on the battery size read from the "
-                    "inverter, so it cannot be planned offline"
+                    "error": f"{args.function} depends on what is read from the inverter "
+                    "(its model, battery size or clock), so it cannot be planned offline"
                 },
             )
         writes = [{"register": w.register, "name": w.name, "value": w.value} for w in planned]

@@ -240,6 +240,8 @@ def test_help_shows_the_new_controls_with_examples():
         'setBatteryPauseMode \'{"state": "PauseCharge"}\'',
         "rebootInverter '{\"confirm\": true}'",
         'setDischargeTarget \'{"dischargeToPercent": 20, "slot": 1}\'',
+        'forceCharge \'{"minutes": 30, "chargeToPercent": 90}\'',
+        "cancelTimedAction",
     ):
         assert text in run.stdout
 
@@ -276,3 +278,19 @@ def test_run_all_shows_every_slot_and_control_the_model_has(make_sim, tmp_path):
     assert out["Timeslots"]["Battery pause start time slot"] == "0130"
     assert out["Timeslots"]["Battery pause end time slot"] == "0245"
     assert "Charge start time slot 3" not in out["Timeslots"]  # 2-slot layout
+
+
+def test_dry_run_of_a_model_dependent_control_validates_but_cannot_plan(make_sim, tmp_path):
+    sim = make_sim()
+    env = sim_env(sim.port, tmp_path)
+    ok = run_script(
+        "write.py", "setChargeSlot5", '{"start":"01:00","finish":"02:00"}', "--dry-run", env=env
+    )
+    assert ok.code == 2
+    assert "cannot be planned offline" in ok.error()["error"]
+    bad = run_script(
+        "write.py", "setChargeSlot5", '{"start":"25:00","finish":"02:00"}', "--dry-run", env=env
+    )
+    assert bad.code == 2
+    assert bad.error()["field"] == "start"
+    assert sim.requests == []
