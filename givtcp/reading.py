@@ -268,7 +268,10 @@ def read_inverter(
         if address in known:
             result.rejected[f"{report.GROUP_BATTERIES}/{address:#04x}"] = reason
     if timed is not None and report.GROUP_CONTROL in result.groups:
-        result.groups[report.GROUP_CONTROL]["Timed Action"] = timed
+        # A short text for the Control sensor (HA states stop at 255 characters), the
+        # register-by-register detail in its own group.
+        result.groups[report.GROUP_CONTROL]["Timed Action"] = report.timed_action_summary(timed)
+        result.groups[report.GROUP_TIMED_ACTION] = timed
     for kind, names in notes.items():
         if names:
             result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names

@@ -31,6 +31,7 @@ GROUP_TIMESLOTS = "Timeslots"
 GROUP_CONTROL = "Control"
 GROUP_BATTERIES = "Battery Details"
 GROUP_QUALITY = "Data Quality"
+GROUP_TIMED_ACTION = "Timed Action"  # detail of a timed action: published, not an entity
 
 
 class Entry(NamedTuple):
@@ -376,6 +377,18 @@ def model_control_entries(capabilities: Any) -> list[Entry]:
 
 
 _CALIBRATION = {0: "Off", 1: "Discharging", 3: "Charging"}
+
+
+def timed_action_summary(timed: Mapping[str, Any]) -> str:
+    """One line for Control/Timed Action: what runs until when, or what was just restored."""
+    if "in_progress" in timed:
+        action = timed["in_progress"]
+        return f"{action['function']} until {action['ends']} ({action['slot']})"
+    if "restored" in timed:
+        done = timed["restored"]
+        state = "restored" if all(r["ok"] for r in done["writes"]) else "restore incomplete"
+        return f"{done['function']} ended {done['ended']}: {state}"
+    return f"not restored yet: {timed.get('restore_failed', 'unknown')}"
 
 
 def control_entries() -> list[Entry]:

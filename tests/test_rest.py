@@ -178,8 +178,11 @@ def test_post_timed_action_and_cancel(sim, rest):
     assert body["slot"] == "charge slot 2"
     assert body["ends"] == "2026-06-21T12:15:00"
     assert sim.truth()["holding"][31] == 1200 and sim.truth()["holding"][32] == 1215
-    control = requests.get(f"{rest}/getModesandTimes", timeout=30).json()["Control"]
-    assert control["Timed Action"]["in_progress"]["function"] == "forceCharge"
+    groups = requests.get(f"{rest}/getModesandTimes", timeout=30).json()
+    assert groups["Timed Action"]["in_progress"]["function"] == "forceCharge"
+    assert groups["Control"]["Timed Action"] == (
+        "forceCharge until 2026-06-21T12:15:00 (charge slot 2)"
+    )
     response = requests.post(f"{rest}/cancelTimedAction", headers=auth(), timeout=30)
     assert response.status_code == 200, response.text
     assert {a: sim.truth()["holding"][a] for a in before} == before

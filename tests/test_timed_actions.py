@@ -70,7 +70,10 @@ def test_abandoned_force_charge_ends_on_the_inverter_clock_across_midnight(make_
     # The next read restores what was saved, slot by slot, and reports it.
     read = run(sim, tmp_path, "read.py", "runAll")
     assert read.code == 0, read.stderr
-    restored = read.json()["Control"]["Timed Action"]["restored"]
+    assert read.json()["Control"]["Timed Action"] == (
+        "forceCharge ended 2026-03-02T00:20:00: restored"
+    )
+    restored = read.json()["Timed Action"]["restored"]
     assert restored["function"] == "forceCharge"
     for row in restored["writes"]:
         assert row["ok"] and row["readback"] == row["value"] == before[row["register"]]
@@ -82,6 +85,7 @@ def test_abandoned_force_charge_ends_on_the_inverter_clock_across_midnight(make_
     )
     again = run(sim, tmp_path, "read.py", "runAll")
     assert "Timed Action" not in again.json()["Control"]
+    assert "Timed Action" not in again.json()
 
 
 def test_force_export_takes_a_used_slot_only_saying_so_and_cancel_restores(make_sim, tmp_path):
@@ -104,9 +108,9 @@ def test_force_export_takes_a_used_slot_only_saying_so_and_cancel_restores(make_
     plant = sim.truth()["plant"]
     assert plant["battery_mode"] == "timed export"
     assert plant["battery_power_w"] > 0 and plant["grid_power_w"] > 0
-    control = run(sim, tmp_path, "read.py", "runAll").json()["Control"]
-    assert control["Mode Name"] == "Timed Export"
-    assert control["Timed Action"]["in_progress"]["ends"] == "2026-06-21T12:45:00"
+    groups = run(sim, tmp_path, "read.py", "runAll").json()
+    assert groups["Control"]["Mode Name"] == "Timed Export"
+    assert groups["Timed Action"]["in_progress"]["ends"] == "2026-06-21T12:45:00"
     cancel = run(sim, tmp_path, "write.py", "cancelTimedAction")
     assert cancel.code == 0, cancel.stderr
     assert cancel.json()["result"] == "cancelTimedAction: success"
@@ -157,7 +161,7 @@ def test_temporary_pause_uses_the_pause_slot_on_ac(make_sim, tmp_path):
     sim.advance(21 * 60)
     assert sim.truth()["plant"]["battery_power_w"] < 0  # the pause slot ended: charging again
     read = run(sim, tmp_path, "read.py", "getModesandTimes")
-    assert read.json()["Control"]["Timed Action"]["restored"]["function"] == "tempPauseCharge"
+    assert read.json()["Timed Action"]["restored"]["function"] == "tempPauseCharge"
     assert holding(sim) == before
 
 
