@@ -198,3 +198,20 @@ def test_bad_payloads_exit_2_before_connecting(make_sim, tmp_path, payload, fiel
     assert result.code == 2
     assert result.error()["field"] == field
     assert sim.requests == []
+
+
+def test_a_register_changed_during_the_action_is_left_alone(make_sim, tmp_path):
+    sim = make_sim("hybrid", dt.datetime(2026, 6, 21, 12, 0))
+    before = holding(sim)
+    assert run(sim, tmp_path, "write.py", "forceCharge", '{"minutes": 20}').code == 0
+    # The user moves charge slot 2 while the action runs: their change must survive.
+    user = run(sim, tmp_path, "write.py", "setChargeSlot2", '{"start":"0300","finish":"0400"}')
+    assert user.code == 0, user.stderr
+    assert user.json()["timed_action"]["in_progress"]["function"] == "forceCharge"
+    sim.advance(25 * 60)
+    read = run(sim, tmp_path, "read.py", "getModesandTimes")
+    rows = {row["register"]: row for row in read.json()["Timed Action"]["restored"]["writes"]}
+    assert rows[31]["left_alone"] and rows[32]["left_alone"]
+    hr = holding(sim)
+    assert (hr[31], hr[32]) == (300, 400)
+    assert (hr[116], hr[20]) == (before[116], before[20])
