@@ -32,6 +32,7 @@ from givenergy_modbus_codec.errors import (
 from givtcp import reading, shared_reads, writing
 from givtcp.config import Settings, load_settings
 from givtcp.logs import setup_logging
+from givtcp.timed_actions import FUNCTIONS as TIMED_FUNCTIONS
 
 log = logging.getLogger("givtcp.rest")
 giv_api = Flask(__name__)
@@ -141,7 +142,7 @@ def _control_route(function: str):
     return handler
 
 
-for _name in CONTROL_FUNCTIONS:
+for _name in (*CONTROL_FUNCTIONS, *TIMED_FUNCTIONS):
     giv_api.add_url_rule(f"/{_name}", view_func=_control_route(_name), methods=["POST"])
 
 

@@ -26,11 +26,12 @@ from givtcp import exit_codes, writing
 from givtcp.config import load_settings
 from givtcp.logs import setup_logging
 from givtcp.reading import unreachable_message
+from givtcp.timed_actions import FUNCTIONS as TIMED_FUNCTIONS
 
 
 def _describe_functions() -> str:
     lines = []
-    for spec in CONTROL_FUNCTIONS.values():
+    for spec in (*CONTROL_FUNCTIONS.values(), *TIMED_FUNCTIONS.values()):
         example = f" '{json.dumps(dict(spec.example))}'" if spec.example else ""
         lines.append(f"  {spec.name}{example}\n      {spec.description}")
     return "\n".join(lines)
@@ -72,8 +73,8 @@ def main(argv: list[str]) -> int:
             return _fail(
                 exit_codes.USAGE,
                 {
-                    "error": f"{args.function} depends on the battery size read from the "
-                    "inverter, so it cannot be planned offline"
+                    "error": f"{args.function} depends on what is read from the inverter "
+                    "(its model, battery size or clock), so it cannot be planned offline"
                 },
             )
         writes = [{"register": w.register, "name": w.name, "value": w.value} for w in planned]

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import CodecError, ValidationError
-from .model import InverterContext  # defined there, so reading never imports this module
+from .model import Capabilities, InverterContext  # defined there: reading never imports this
 from .registers import WRITE_ALLOWLIST, Bank, by_name, is_writable
 
 
@@ -62,7 +62,10 @@ class ControlFunction:
 
 PERCENT_ALLOWED = "whole number 4..100 (%)"
 HHMM_ALLOWED = 'time HHMM: "0130", "130", 130 or "01:30"; hour 0-23, minute 0-59'
-MODE_ALLOWED = "1 (eco), 2 (storage 16:00-07:00), 3 (storage, keep slots), 4 (export)"
+MODE_ALLOWED = (
+    "1 (eco), 2 (storage 16:00-07:00), 3 (storage, keep slots), 4 (export), or by name: "
+    '"Eco", "Eco (Paused)", "Timed Demand", "Timed Export"'
+)
 DATETIME_ALLOWED = '"dd/mm/yyyy hh:mm:ss" or "yyyy-mm-dd hh:mm:ss", year 2000-2099'
 WATTS_ALLOWED = "whole number of watts, 0..battery max power"
 
@@ -182,13 +185,25 @@ def _set_charge_target(payload: _Payload, _context: InverterContext | None) -> l
 def _set_battery_reserve(
     payload: _Payload, _context: InverterContext | None
 ) -> list[RegisterWrite]:
-    percent = _percent("dischargeToPercent", payload["dischargeToPercent"])
+    # v1.0 sent dischargeToPercent, GivTCP v3 and Predbat send reservePercent: one of the two.
+    given = [key for key in ("dischargeToPercent", "reservePercent") if key in payload]
+    if len(given) != 1:
+        why = "is required" if not given else "and reservePercent cannot both be given"
+        raise ValidationError(
+            f"setBatteryReserve: dischargeToPercent (or reservePercent) {why}",
+            "dischargeToPercent",
+            PERCENT_ALLOWED,
+        )
+    percent = _percent(given[0], payload[given[0]])
     return _write("battery_discharge_min_power_reserve", percent)
 
 
 def _charge_slot(slot: int) -> _Planner:
     def plan(payload: _Payload, _context: InverterContext | None) -> list[RegisterWrite]:
-        start, finish = _hhmm("start", payload["start"]), _hhmm("finish", payload["finish"])
+        start, finish = (
+            _slot_time("start", payload["start"]),
+            _slot_time("finish", payload["finish"]),
+        )
         writes = []
         if "chargeToPercent" in payload:
             # The target only caps charging while HR20 is set, so enable it with the target.
@@ -206,7 +221,10 @@ def _charge_slot(slot: int) -> _Planner:
 
 def _discharge_slot(slot: int) -> _Planner:
     def plan(payload: _Payload, _context: InverterContext | None) -> list[RegisterWrite]:
-        start, finish = _hhmm("start", payload["start"]), _hhmm("finish", payload["finish"])
+        start, finish = (
+            _slot_time("start", payload["start"]),
+            _slot_time("finish", payload["finish"]),
+        )
         writes = _write(f"discharge_slot_{slot}_start", start)
         writes += _write(f"discharge_slot_{slot}_end", finish)
         if "dischargeToPercent" in payload:  # v1.0 also wrote it to HR116: bug 7, not copied
@@ -232,6 +250,8 @@ _MODES: Mapping[int, tuple[tuple[str, Any], ...]] = {
 
 
 def _set_battery_mode(payload: _Payload, _context: InverterContext | None) -> list[RegisterWrite]:
+    if isinstance(payload["mode"], str) and payload["mode"] in MODE_NAMES:
+        return [w for name, value in MODE_NAMES[payload["mode"]] for w in _write(name, value)]
     mode = _in_range("mode", payload["mode"], 1, 4, MODE_ALLOWED)
     return [w for name, value in _MODES[mode] for w in _write(name, value)]
 
@@ -256,18 +276,299 @@ def _set_date_time(payload: _Payload, _context: InverterContext | None) -> list[
     return _write("system_time", _date_time("dateTime", payload["dateTime"]))
 
 
+# -- issue 12: v3 / Predbat controls ---------------------------------------------------------
+
+STATE_ALLOWED = '"enable" or "disable" (no payload: enable)'
+SLOT_TIME_ALLOWED = 'time "HHMM", "HH:MM" or "HH:MM:SS" (seconds 00); hour 0-23, minute 0-59'
+PAUSE_STATES = {"Disabled": 0, "PauseCharge": 1, "PauseDischarge": 2, "PauseBoth": 3}
+PAUSE_ALLOWED = ", ".join(f'"{name}"' for name in PAUSE_STATES)
+# GivTCP v3's mode names (what Predbat writes and reads back): registers.md §9.
+MODE_NAMES: Mapping[str, tuple[tuple[str, Any], ...]] = MappingProxyType(
+    {
+        "Eco": (("battery_soc_reserve", 4), ("enable_discharge", False), ("battery_power_mode", 1)),
+        "Eco (Paused)": (
+            ("battery_soc_reserve", 100),
+            ("enable_discharge", False),
+            ("battery_power_mode", 1),
+        ),
+        "Timed Demand": (
+            ("battery_soc_reserve", 4),
+            ("enable_discharge", True),
+            ("battery_power_mode", 1),
+        ),
+        "Timed Export": (
+            ("battery_soc_reserve", 4),
+            ("enable_discharge", True),
+            ("battery_power_mode", 0),
+        ),
+    }
+)
+MAX_SLOTS = 10
+_STATE_KEY = PayloadKey("state", False, STATE_ALLOWED)
+_SECONDS = re.compile(r"(\d{1,2}:\d{2}):(\d{2})")
+
+
+def _slot_time(key: str, value: Any) -> dt.time:
+    """A slot time as ``_hhmm`` takes it, or "HH:MM:SS" as Predbat's selects show it."""
+    if isinstance(value, str) and (match := _SECONDS.fullmatch(value.strip())):
+        if match[2] != "00":
+            raise ValidationError(
+                f"{key} = {value!r}: inverter slots have whole minutes", key, SLOT_TIME_ALLOWED
+            )
+        value = match[1]
+    try:
+        return _hhmm(key, value)
+    except ValidationError as exc:
+        raise ValidationError(str(exc), key, SLOT_TIME_ALLOWED) from None
+
+
+def _state(payload: _Payload) -> bool:
+    value = payload.get("state", "enable")
+    if isinstance(value, str) and value.strip().lower() in ("enable", "disable"):
+        return value.strip().lower() == "enable"
+    raise ValidationError(f"state must be enable or disable, got {value!r}", "state", STATE_ALLOWED)
+
+
+def _switch(register: str) -> _Planner:
+    def plan(payload: _Payload, _context: InverterContext | None) -> list[RegisterWrite]:
+        return _write(register, _state(payload))
+
+    return plan
+
+
+def _capabilities(function: str, context: InverterContext | None) -> Capabilities:
+    """The model's controls; ContextNeeded until HR0-59 has been read (dry run)."""
+    if context is None or context.capabilities is None:
+        raise ContextNeeded(f"{function} depends on the inverter model: read HR0-59 first")
+    return context.capabilities
+
+
+def _not_available(function: str, caps: Capabilities, why: str) -> ValidationError:
+    return ValidationError(f"{function} is not available on {caps.model} ({why})", "function", why)
+
+
+def _slot_count(function: str, kind: str, slot: int, context: InverterContext | None) -> None:
+    """Refuse slots the model lacks (2-slot layout: 1 and 2 need no model read)."""
+    if slot <= 2:
+        return
+    caps = _capabilities(function, context)
+    count = caps.charge_slots if kind == "charge" else caps.discharge_slots
+    if slot > count:
+        raise _not_available(function, caps, f"it has {count} {kind} slots")
+
+
+def _extended_charge_slot(slot: int) -> _Planner:
+    function = f"setChargeSlot{slot}"
+
+    def plan(payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
+        start, finish = (
+            _slot_time("start", payload["start"]),
+            _slot_time("finish", payload["finish"]),
+        )
+        target = None
+        if "chargeToPercent" in payload:
+            target = _percent("chargeToPercent", payload["chargeToPercent"])
+        _slot_count(function, "charge", slot, context)
+        writes = []
+        if target is not None:  # per-slot target, capped only while HR20 is set
+            writes += _write(f"charge_target_soc_{slot}", target)
+            writes += _write("enable_charge_target", True)
+        writes += _write(f"charge_slot_{slot}_start", start)
+        writes += _write(f"charge_slot_{slot}_end", finish)
+        writes += _write("enable_charge", True)
+        return writes
+
+    return plan
+
+
+def _extended_discharge_slot(slot: int) -> _Planner:
+    function = f"setDischargeSlot{slot}"
+
+    def plan(payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
+        start, finish = (
+            _slot_time("start", payload["start"]),
+            _slot_time("finish", payload["finish"]),
+        )
+        target = None
+        if "dischargeToPercent" in payload:
+            target = _percent("dischargeToPercent", payload["dischargeToPercent"])
+        _slot_count(function, "discharge", slot, context)
+        writes = _write(f"discharge_slot_{slot}_start", start)
+        writes += _write(f"discharge_slot_{slot}_end", finish)
+        if target is not None:
+            writes += _write(f"discharge_target_soc_{slot}", target)
+        return writes
+
+    return plan
+
+
+def _clear_slot(kind: str, slot: int) -> _Planner:
+    function = f"clear{kind.title()}Slot{slot}"
+
+    def plan(_payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
+        _slot_count(function, kind, slot, context)
+        return _write(f"{kind}_slot_{slot}_start", dt.time(0, 0)) + _write(
+            f"{kind}_slot_{slot}_end", dt.time(0, 0)
+        )
+
+    return plan
+
+
+def _set_discharge_target(
+    payload: _Payload, context: InverterContext | None
+) -> list[RegisterWrite]:
+    percent = _percent("dischargeToPercent", payload["dischargeToPercent"])
+    slot = _in_range("slot", payload.get("slot", 1), 1, MAX_SLOTS, f"slot 1..{MAX_SLOTS}")
+    caps = _capabilities("setDischargeTarget", context)
+    if not caps.slot_targets:
+        raise _not_available("setDischargeTarget", caps, "no per-slot discharge targets")
+    if slot > caps.discharge_slots:
+        raise _not_available("setDischargeTarget", caps, f"it has {caps.discharge_slots} slots")
+    return _write(f"discharge_target_soc_{slot}", percent)
+
+
+def _needs_ac_bank(function: str, context: InverterContext | None) -> None:
+    caps = _capabilities(function, context)
+    if not caps.ac_bank:
+        raise _not_available(function, caps, "no HR300-359 bank: AC and All-in-One only")
+
+
+def _set_pause_mode(payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
+    state = payload["state"]
+    if not isinstance(state, str) or state not in PAUSE_STATES:
+        raise ValidationError(
+            f"state must be one of {PAUSE_ALLOWED}, got {state!r}", "state", PAUSE_ALLOWED
+        )
+    _needs_ac_bank("setBatteryPauseMode", context)
+    return _write("battery_pause_mode", PAUSE_STATES[state])
+
+
+def _set_pause_slot(payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
+    start, finish = _slot_time("start", payload["start"]), _slot_time("finish", payload["finish"])
+    _needs_ac_bank("setPauseSlot", context)
+    return _write("battery_pause_slot_start", start) + _write("battery_pause_slot_end", finish)
+
+
+def _set_export_limit(payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
+    watts = _in_range("watts", payload["watts"], 0, 60000, "whole number of watts 0..60000")
+    caps = _capabilities("setExportLimit", context)
+    if not caps.export_limit:
+        raise _not_available("setExportLimit", caps, "no export limit register")
+    return _write("grid_port_max_power_output", watts)
+
+
+def _eps(on: bool) -> _Planner:
+    def plan(_payload: _Payload, context: InverterContext | None) -> list[RegisterWrite]:
+        _needs_ac_bank("enableEPS" if on else "disableEPS", context)
+        return _write("enable_eps", on)
+
+    return plan
+
+
+def _set_active_power_rate(
+    payload: _Payload, _context: InverterContext | None
+) -> list[RegisterWrite]:
+    return _write(
+        "active_power_rate", _in_range("percent", payload["percent"], 0, 100, "0..100 (%)")
+    )
+
+
+def _reboot(payload: _Payload, _context: InverterContext | None) -> list[RegisterWrite]:
+    if payload.get("confirm") is not True:
+        raise ValidationError(
+            'rebootInverter restarts the inverter: send {"confirm": true}', "confirm", "true"
+        )
+    return _write("inverter_reboot", 100)
+
+
+def _sync_date_time(payload: _Payload, _context: InverterContext | None) -> list[RegisterWrite]:
+    """The host clock in the inverter's timezone (the host's own zone unless one is named)."""
+    zone_name = payload.get("timezone")
+    if zone_name is None:
+        now = dt.datetime.now()
+    else:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            zone = ZoneInfo(zone_name) if isinstance(zone_name, str) else None
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            raise ValidationError(
+                f"timezone {zone_name!r} is not a known IANA zone", "timezone", "e.g. Europe/London"
+            )
+        now = dt.datetime.now(zone).replace(tzinfo=None)
+    return _write("system_time", now.replace(microsecond=0))
+
+
+def _slot_functions() -> list[tuple[ControlFunction, _Planner]]:
+    rows: list[tuple[ControlFunction, _Planner]] = []
+    for k in range(3, MAX_SLOTS + 1):
+        rows.append(
+            (
+                ControlFunction(
+                    f"setChargeSlot{k}",
+                    f"Set charge slot {k} (HR{237 + 3 * k}/{238 + 3 * k}, extended layout) and "
+                    f"enable timed charging; chargeToPercent sets its target (HR{239 + 3 * k}) "
+                    "and enables the charge target (HR20 = 1).",
+                    (*_SLOT_TIME_KEYS, PayloadKey("chargeToPercent", False, PERCENT_ALLOWED)),
+                    MappingProxyType({"start": "01:00", "finish": "04:00"}),
+                    _ENABLE,
+                    needs_context=True,
+                ),
+                _extended_charge_slot(k),
+            )
+        )
+    for k in range(3, MAX_SLOTS + 1):
+        rows.append(
+            (
+                ControlFunction(
+                    f"setDischargeSlot{k}",
+                    f"Set discharge slot {k} (HR{267 + 3 * k}/{268 + 3 * k}, extended layout); "
+                    f"dischargeToPercent sets its target (HR{269 + 3 * k}).",
+                    (*_SLOT_TIME_KEYS, PayloadKey("dischargeToPercent", False, PERCENT_ALLOWED)),
+                    MappingProxyType({"start": "16:00", "finish": "19:00"}),
+                    _ENABLE,
+                    needs_context=True,
+                ),
+                _extended_discharge_slot(k),
+            )
+        )
+    for kind in ("charge", "discharge"):
+        for k in range(1, MAX_SLOTS + 1):
+            rows.append(
+                (
+                    ControlFunction(
+                        f"clear{kind.title()}Slot{k}",
+                        f"Unset {kind} slot {k} (start and end 00:00).",
+                        needs_context=k > 2,
+                    ),
+                    _clear_slot(kind, k),
+                )
+            )
+    return rows
+
+
+_SLOT_TIME_KEYS = (
+    PayloadKey("start", True, SLOT_TIME_ALLOWED),
+    PayloadKey("finish", True, SLOT_TIME_ALLOWED),
+)
+
 # -- the public table -------------------------------------------------------------------------
 
-_SLOT_KEYS = (PayloadKey("start", True, HHMM_ALLOWED), PayloadKey("finish", True, HHMM_ALLOWED))
+_SLOT_KEYS = _SLOT_TIME_KEYS  # slots 1 and 2 take the same time forms as slots 3-10
 _ENABLE = frozenset({"enable"})  # sent by GivTCP's seed payloads; the slot is always enabled
 
 _FUNCTIONS: tuple[tuple[ControlFunction, _Planner], ...] = (
     (
         ControlFunction(
             "enableChargeTarget",
-            "Stop timed/AC charging at the charge target SOC (HR20 = 1).",
+            "Stop timed/AC charging at the charge target SOC (HR20 = 1); "
+            '{"state":"disable"} ignores it again (HR20 = 0).',
+            (_STATE_KEY,),
+            MappingProxyType({"state": "enable"}),
         ),
-        _constant(("enable_charge_target", True)),
+        _switch("enable_charge_target"),
     ),
     (
         ControlFunction(
@@ -310,8 +611,12 @@ _FUNCTIONS: tuple[tuple[ControlFunction, _Planner], ...] = (
         ControlFunction(
             "setBatteryReserve",
             "Set the discharge floor kept in the battery (HR114, v1.0's 'Battery Power "
-            "Reserve'); values below 4 are rejected, not clamped.",
-            (PayloadKey("dischargeToPercent", True, PERCENT_ALLOWED),),
+            "Reserve'); values below 4 are rejected, not clamped. GivTCP v3 / Predbat's "
+            "reservePercent is accepted instead of dischargeToPercent.",
+            (
+                PayloadKey("dischargeToPercent", False, PERCENT_ALLOWED),
+                PayloadKey("reservePercent", False, PERCENT_ALLOWED),
+            ),
             MappingProxyType({"dischargeToPercent": "10"}),
         ),
         _set_battery_reserve,
@@ -416,10 +721,132 @@ _FUNCTIONS: tuple[tuple[ControlFunction, _Planner], ...] = (
     ),
 )
 
-CONTROL_FUNCTIONS: Mapping[str, ControlFunction] = MappingProxyType(
-    {spec.name: spec for spec, _ in _FUNCTIONS}
+_MORE_FUNCTIONS: tuple[tuple[ControlFunction, _Planner], ...] = (
+    (
+        ControlFunction(
+            "enableChargeSchedule",
+            'Timed charging on (HR96 = 1); {"state":"disable"} turns it off, keeping the slots.',
+            (_STATE_KEY,),
+            MappingProxyType({"state": "enable"}),
+        ),
+        _switch("enable_charge"),
+    ),
+    (
+        ControlFunction(
+            "enableDischargeSchedule",
+            'Timed discharge on (HR59 = 1); {"state":"disable"} turns it off, keeping the slots.',
+            (_STATE_KEY,),
+            MappingProxyType({"state": "disable"}),
+        ),
+        _switch("enable_discharge"),
+    ),
+    (
+        ControlFunction(
+            "setDischargeTarget",
+            "Set the SOC a discharge slot stops at (HR272 + 3 x (slot - 1)); extended "
+            "layout only (Gen3 ARM > 302, AIO, HV Gen3).",
+            (
+                PayloadKey("dischargeToPercent", True, PERCENT_ALLOWED),
+                PayloadKey("slot", False, f"slot 1..{MAX_SLOTS} (default 1)"),
+            ),
+            MappingProxyType({"dischargeToPercent": 20, "slot": 1}),
+            needs_context=True,
+        ),
+        _set_discharge_target,
+    ),
+    *_slot_functions(),
+    (
+        ControlFunction(
+            "setBatteryPauseMode",
+            "Pause battery charge and/or discharge within the pause slot (HR318); AC and "
+            "All-in-One only (elsewhere use pauseBatteryCharge / pauseBatteryDischarge).",
+            (PayloadKey("state", True, PAUSE_ALLOWED),),
+            MappingProxyType({"state": "PauseCharge"}),
+            needs_context=True,
+        ),
+        _set_pause_mode,
+    ),
+    (
+        ControlFunction(
+            "setPauseSlot",
+            "Set the window the pause mode applies in (HR319/320); AC and All-in-One only.",
+            _SLOT_TIME_KEYS,
+            MappingProxyType({"start": "00:00", "finish": "23:59"}),
+            needs_context=True,
+        ),
+        _set_pause_slot,
+    ),
+    (
+        ControlFunction(
+            "setExportLimit",
+            "Limit the power exported to the grid (HR26, W).",
+            (PayloadKey("watts", True, "whole number of watts 0..60000"),),
+            MappingProxyType({"watts": 3600}),
+            needs_context=True,
+        ),
+        _set_export_limit,
+    ),
+    (
+        ControlFunction(
+            "enableEPS",
+            "Backup (EPS) output on (HR317 = 1); AC and All-in-One only.",
+            needs_context=True,
+        ),
+        _eps(True),
+    ),
+    (
+        ControlFunction(
+            "disableEPS",
+            "Backup (EPS) output off (HR317 = 0); AC and All-in-One only.",
+            needs_context=True,
+        ),
+        _eps(False),
+    ),
+    (
+        ControlFunction(
+            "setActivePowerRate",
+            "Limit the inverter's AC output to a share of its rating (HR50, %).",
+            (PayloadKey("percent", True, "0..100 (%)"),),
+            MappingProxyType({"percent": 100}),
+        ),
+        _set_active_power_rate,
+    ),
+    (
+        ControlFunction(
+            "rebootInverter",
+            'Restart the inverter (HR163 = 100); needs {"confirm": true}.',
+            (PayloadKey("confirm", True, "true"),),
+            MappingProxyType({"confirm": True}),
+        ),
+        _reboot,
+    ),
+    (
+        ControlFunction(
+            "startBatteryCalibration",
+            "Start a full battery calibration: discharge, then charge (HR29 = 1).",
+        ),
+        _constant(("battery_calibration_stage", 1)),
+    ),
+    (
+        ControlFunction("stopBatteryCalibration", "Stop a battery calibration (HR29 = 0)."),
+        _constant(("battery_calibration_stage", 0)),
+    ),
+    (
+        ControlFunction(
+            "syncDateTime",
+            "Set the inverter clock (HR35-40) to the host's clock in the host's timezone, or "
+            "in the IANA timezone given.",
+            (PayloadKey("timezone", False, "IANA zone name, e.g. Europe/London"),),
+            MappingProxyType({"timezone": "Europe/London"}),
+        ),
+        _sync_date_time,
+    ),
 )
-_PLANNERS: dict[str, _Planner] = {spec.name: plan for spec, plan in _FUNCTIONS}
+
+CONTROL_FUNCTIONS: Mapping[str, ControlFunction] = MappingProxyType(
+    {spec.name: spec for spec, _ in (*_FUNCTIONS, *_MORE_FUNCTIONS)}
+)
+_PLANNERS: dict[str, _Planner] = {spec.name: plan for spec, plan in (*_FUNCTIONS, *_MORE_FUNCTIONS)}
 
 
 def check_allowlisted(writes: Iterable[RegisterWrite]) -> None:

@@ -58,15 +58,34 @@ def _decode_table(
     return values, invalid
 
 
+class Capabilities(NamedTuple):
+    """Which controls a model has (families.md §3): what the planners refuse elsewhere.
+
+    ``charge_slots``/``discharge_slots`` is 2 on the 2-slot layout and 10 on the extended
+    layout (HR242-299), which also carries a target per slot. ``ac_bank`` is HR300-359
+    (AC and AIO): EPS, export priority, battery pause mode and pause slot.
+    """
+
+    model: str
+    charge_slots: int = 2
+    discharge_slots: int = 2
+    slot_targets: bool = False
+    ac_bank: bool = False
+    export_limit: bool = True
+    charge_slot_2: bool = True  # Gen2 firmware ignores HR31/32 (dewet22/givenergy-modbus #413)
+
+
 class InverterContext(NamedTuple):
-    """What the rate functions need to know about the installed system (from HR55 and HR0/21).
+    """What the planners need to know about the installed system (from HR55 and HR0/21).
 
     Defined here, beside the model it comes from, so that reading never imports the control
-    planners (commands.py re-exports it).
+    planners (commands.py re-exports it). ``capabilities`` is None when only the battery is
+    known (rate functions); the slot, pause and plant functions need it.
     """
 
     battery_capacity_wh: float
     battery_max_power_w: int
+    capabilities: Capabilities | None = None
 
 
 class Inverter(NamedTuple):
@@ -189,6 +208,42 @@ class Inverter(NamedTuple):
         if serial is None or (spec is not None and spec.controls != manifest.CONTROLS_SINGLE_PHASE):
             return None  # v1.0 knew only single-phase models: "Hybrid" would be wrong here
         return {"CE": "AC", "ED": "Gen 2"}.get(serial[:2], "Hybrid")
+
+    @property
+    def extended_slots(self) -> bool:
+        """The 10-slot layout with per-slot targets (HR242-299): AIO, HV Gen3, Gen4 and Gen3
+        with ARM firmware above 302 (registers.md §2; older Gen3 firmware breaks on them)."""
+        if self.family in ("All-in-One", "HV hybrid"):
+            return True
+        arm = self.values.get("arm_firmware_version")
+        return self.generation == "Gen3" and arm is not None and arm > 302
+
+    @property
+    def model_name(self) -> str:
+        """How messages name the model: "Gen1 hybrid", "AC", "All-in-One", ..."""
+        if self.generation is not None:
+            return f"{self.generation} hybrid (ARM {self.values['arm_firmware_version']})"
+        return self.family or f"unknown model (DTC {self.device_type_code})"
+
+    def capabilities(self) -> Capabilities:
+        """The controls this model has; single-phase layout for the families read today."""
+        slots = 10 if self.extended_slots else 2
+        return Capabilities(
+            model=self.model_name,
+            charge_slots=slots,
+            discharge_slots=slots,
+            slot_targets=self.extended_slots,
+            ac_bank=self.family in ("AC", "All-in-One"),
+            charge_slot_2=self.generation != "Gen2",
+        )
+
+    def control_context(self) -> InverterContext:
+        """What every planner may need; battery fields are 0 when unknown (rates refuse)."""
+        return InverterContext(
+            battery_capacity_wh=self.battery_capacity_wh or 0.0,
+            battery_max_power_w=self.battery_max_power_w or 0,
+            capabilities=self.capabilities(),
+        )
 
     def context(self) -> InverterContext | None:
         """What the rate commands need, or None when the battery size or model is unknown."""

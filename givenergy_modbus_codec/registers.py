@@ -349,6 +349,49 @@ def _bat(name: str, addresses: int | Iterable[int], encoding: Encoding = Encodin
 
 E = Encoding
 _PCT = (0, 100)
+
+
+def _extended_slot_rows() -> tuple[Register, ...]:
+    """HR242-299 (registers.md §5.1, families.md §3.1): slots 3-10 and every slot's target.
+
+    Only models with the extended layout answer this bank (Gen3 ARM > 302, AIO, HV Gen3).
+    """
+    rows = []
+    for k in range(1, 11):
+        if k >= 3:
+            rows += [
+                _hr(f"charge_slot_{k}_start", 237 + 3 * k, E.HHMM, writable=HHMM_ALLOWED),
+                _hr(f"charge_slot_{k}_end", 238 + 3 * k, E.HHMM, writable=HHMM_ALLOWED),
+            ]
+        rows.append(
+            _hr(
+                f"charge_target_soc_{k}",
+                239 + 3 * k,
+                unit="%",
+                bounds=_PCT,
+                writable=_PERCENT_ALLOWED,
+                description=f"charge slot {k} target (extended layout)",
+            )
+        )
+    for k in range(1, 11):
+        if k >= 3:
+            rows += [
+                _hr(f"discharge_slot_{k}_start", 267 + 3 * k, E.HHMM, writable=HHMM_ALLOWED),
+                _hr(f"discharge_slot_{k}_end", 268 + 3 * k, E.HHMM, writable=HHMM_ALLOWED),
+            ]
+        rows.append(
+            _hr(
+                f"discharge_target_soc_{k}",
+                269 + 3 * k,
+                unit="%",
+                bounds=_PCT,
+                writable=_PERCENT_ALLOWED,
+                description=f"discharge slot {k} target (extended layout)",
+            )
+        )
+    return tuple(sorted(rows, key=lambda r: r.addresses[0]))
+
+
 _TEMP = (-60, 100)  # also rejects the -273.0 °C empty-slot sentinel
 _DAY_KWH = (0, 200)  # 16-bit daily counters wrap at 6553.5; > 200 kWh/day is not a home system
 _TOTAL_KWH = (0, 100000)
@@ -382,7 +425,14 @@ HOLDING_REGISTERS: tuple[Register, ...] = (
     _hr("select_arm_chip", 23, E.BOOL),
     _hr("variable_address", 24, description="debug peek address"),
     _hr("variable_value", 25, description="debug peek value"),
-    _hr("grid_port_max_power_output", 26, unit="W", bounds=(0, 60000), description="export limit"),
+    _hr(
+        "grid_port_max_power_output",
+        26,
+        unit="W",
+        bounds=(0, 60000),
+        writable=Allowed.span(0, 60000),
+        description="export limit (setExportLimit)",
+    ),
     _hr(
         "battery_power_mode",
         27,
@@ -398,6 +448,8 @@ HOLDING_REGISTERS: tuple[Register, ...] = (
         29,
         E.ENUM,
         bounds=(0, 7),
+        writable=Allowed.of(0, 1),
+        description="written 1 (start: the discharge stage) or 0 (stop) only",
         labels={
             0: "off",
             1: "discharge",
@@ -561,6 +613,7 @@ HOLDING_REGISTERS: tuple[Register, ...] = (
         description="100 reboots; other vendor values reset to factory: never sent",
     ),
     _hr("enable_rtc", 166, E.BOOL),
+    *_extended_slot_rows(),
     _hr(
         "export_priority",
         311,

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from givenergy_modbus_codec import families, reader
+from givenergy_modbus_codec import families, manifest, reader
 from givenergy_modbus_codec.errors import NoValidData, TransportError, UnsupportedModel
 from givenergy_modbus_codec.model import (
     INVERTER_SERIAL_PATTERN,
@@ -335,6 +335,11 @@ def read_inverter(
     # The model decides the banks and addresses (a refused model stops here: exit 1).
     planned = detection.read_planned(dongle, function, settings, with_batteries)
     snapshot, known, probes = planned.snapshot, planned.known, planned.probes
+    if planned.family.controls == manifest.CONTROLS_SINGLE_PHASE and reader.HR_60.label in (
+        snapshot.banks_read
+    ):
+        _read_model_banks(dongle, snapshot)
+    timed = _timed_session(dongle, snapshot, settings)
     decoded = _decode(snapshot)
     for _ in range(BLOCK_RETRIES):
         suspects = [planned.where(b) for b in _suspect_banks(decoded, known)]
@@ -384,6 +389,11 @@ def read_inverter(
         stats.frames_ignored,
         len(decoded.batteries),
     )
+    if timed is not None and report.GROUP_CONTROL in result.groups:
+        # A short text for the Control sensor (HA states stop at 255 characters), the
+        # register-by-register detail in its own group.
+        result.groups[report.GROUP_CONTROL]["Timed Action"] = report.timed_action_summary(timed)
+        result.groups[report.GROUP_TIMED_ACTION] = timed
     for kind, names in notes.items():
         if names:
             result.groups.setdefault(report.GROUP_QUALITY, {})[kind] = names
@@ -395,6 +405,41 @@ def read_inverter(
             + "; ".join(f"{k}: {v}" for k, v in list(result.rejected.items())[:5])
         )
     return result
+
+
+def _timed_session(
+    dongle: DongleClient, snapshot: reader.RegisterSnapshot, settings: Settings
+) -> dict[str, Any] | None:
+    """A timed action's state: restored now if it has ended (the inverter already stopped it
+    at the slot end), else what runs until when. Most runs have none: one stat() call."""
+    import os
+
+    if not snapshot.holding or not os.path.exists(settings.state_file("timed-action")):
+        return None
+    from . import timed_actions
+
+    try:
+        return timed_actions.on_session(dongle, snapshot.holding, settings)
+    except TransportError as exc:
+        log.warning("timed action not restored yet: %s", exc)
+        return {"restore_failed": str(exc)}
+
+
+def _read_model_banks(dongle: DongleClient, snapshot: reader.RegisterSnapshot) -> None:
+    """HR240-299 (extended slots) and HR300-359 (AC bank) where the model has them, so every
+    slot and control it has is shown; a bank that does not answer leaves its keys out."""
+    capabilities = decode_inverter(snapshot.holding, {}).capabilities()
+    bases = ([240] if capabilities.charge_slots > 2 else []) + (
+        [300] if capabilities.ac_bank else []
+    )
+    for base in bases:
+        bank = reader.Bank(reader.HR_0.device, reader.HR_0.function, base)
+        try:
+            extra = reader.read_banks(dongle, (bank,))
+        except TransportError as exc:
+            snapshot.failures[bank.label] = str(exc)
+            continue
+        snapshot.holding.update(extra.holding)
 
 
 def build_result(
@@ -413,10 +458,13 @@ def build_result(
             entries += report.stats_entries(
                 report.battery_energy_registers(inverter), inverter.family == "AC"
             )
+        capabilities = inverter.capabilities() if inverter.device_type_code else None
         if function in ("getTimeslots", "getModesandTimes", "runAll"):
-            entries += report.timeslot_entries()
+            entries += report.timeslot_entries(capabilities)
         if function in ("getModesandTimes", "runAll"):
             entries += report.control_entries()
+            if capabilities is not None:
+                entries += report.model_control_entries(capabilities)
         entries = family_report.published(entries, inverter)
     groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid, held)
     details = report.inverter_details(inverter, full=function != "getCombinedStats")

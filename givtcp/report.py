@@ -32,6 +32,7 @@ GROUP_TIMESLOTS = "Timeslots"
 GROUP_CONTROL = "Control"
 GROUP_BATTERIES = "Battery Details"
 GROUP_QUALITY = "Data Quality"
+GROUP_TIMED_ACTION = "Timed Action"  # detail of a timed action: published, not an entity
 
 
 class Entry(NamedTuple):
@@ -336,11 +337,115 @@ SLOT_KEYS = (
 )
 
 
-def timeslot_entries() -> list[Entry]:
+def timeslot_entries(capabilities: Any = None) -> list[Entry]:
+    """v1.0's slot keys; with ``capabilities`` (model.Capabilities) also slots 3-10 where the
+    model has them and the battery pause slot on AC / All-in-One."""
+    keys = list(SLOT_KEYS)
+    if capabilities is not None:
+        for kind in ("Charge", "Discharge"):
+            count = capabilities.charge_slots if kind == "Charge" else capabilities.discharge_slots
+            for k in range(3, count + 1):
+                keys += [
+                    (f"{kind} start time slot {k}", f"{kind.lower()}_slot_{k}_start"),
+                    (f"{kind} end time slot {k}", f"{kind.lower()}_slot_{k}_end"),
+                ]
+        if capabilities.ac_bank:
+            keys += [
+                ("Battery pause start time slot", "battery_pause_slot_start"),
+                ("Battery pause end time slot", "battery_pause_slot_end"),
+            ]
     return [
         Entry(GROUP_TIMESLOTS, key, (name,), lambda v, name=name: hhmm(v[name]))
-        for key, name in SLOT_KEYS
+        for key, name in keys
     ]
+
+
+PAUSE_MODE_NAMES = {0: "Disabled", 1: "PauseCharge", 2: "PauseDischarge", 3: "PauseBoth"}
+
+
+def mode_name(v: Values) -> str:
+    """GivTCP v3's mode name (what Predbat compares), registers.md §9."""
+    eco, discharge = int(v["battery_power_mode"]), int(v["enable_discharge"])
+    if discharge:
+        return "Timed Demand" if eco else "Timed Export"
+    return "Eco (Paused)" if v["battery_soc_reserve"] == 100 or not eco else "Eco"
+
+
+def model_control_entries(capabilities: Any) -> list[Entry]:
+    """Control keys that depend on the model: per-slot targets, pause, EPS (issue 12)."""
+    pct = {"unit": "%", "state_class": "measurement"}
+    entries = [
+        Entry(
+            GROUP_CONTROL,
+            "Mode Name",
+            ("battery_soc_reserve", "battery_power_mode", "enable_discharge"),
+            mode_name,
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Export Limit",
+            ("grid_port_max_power_output",),
+            lambda v: v["grid_port_max_power_output"],
+            "W",
+            "power",
+            "measurement",
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Active Power Rate",
+            ("active_power_rate",),
+            lambda v: v["active_power_rate"],
+            **pct,
+        ),
+        Entry(
+            GROUP_CONTROL,
+            "Battery Calibration",
+            ("battery_calibration_stage",),
+            lambda v: _CALIBRATION.get(v["battery_calibration_stage"], "Unknown"),
+        ),
+    ]
+    if capabilities.slot_targets:
+        for kind, count in (
+            ("Charge", capabilities.charge_slots),
+            ("Discharge", capabilities.discharge_slots),
+        ):
+            for k in range(1, count + 1):
+                name = f"{kind.lower()}_target_soc_{k}"
+                entries.append(
+                    Entry(
+                        GROUP_CONTROL,
+                        f"{kind} Target SOC {k}",
+                        (name,),
+                        lambda v, name=name: v[name],
+                        **pct,
+                    )
+                )
+    if capabilities.ac_bank:
+        entries += [
+            Entry(
+                GROUP_CONTROL,
+                "Battery Pause Mode",
+                ("battery_pause_mode",),
+                lambda v: PAUSE_MODE_NAMES.get(v["battery_pause_mode"], "Unknown"),
+            ),
+            Entry(GROUP_CONTROL, "EPS", ("enable_eps",), lambda v: bool(v["enable_eps"])),
+        ]
+    return entries
+
+
+_CALIBRATION = {0: "Off", 1: "Discharging", 3: "Charging"}
+
+
+def timed_action_summary(timed: Mapping[str, Any]) -> str:
+    """One line for Control/Timed Action: what runs until when, or what was just restored."""
+    if "in_progress" in timed:
+        action = timed["in_progress"]
+        return f"{action['function']} until {action['ends']} ({action['slot']})"
+    if "restored" in timed:
+        done = timed["restored"]
+        state = "restored" if all(r["ok"] for r in done["writes"]) else "restore incomplete"
+        return f"{done['function']} ended {done['ended']}: {state}"
+    return f"not restored yet: {timed.get('restore_failed', 'unknown')}"
 
 
 def control_entries() -> list[Entry]:

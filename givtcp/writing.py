@@ -41,6 +41,7 @@ class WriteReport(NamedTuple):
 
     function: str
     rows: list[dict[str, Any]]
+    timed_action: dict[str, Any] | None = None  # a timed action restored or still running
 
     @property
     def ok(self) -> bool:
@@ -61,7 +62,10 @@ class WriteReport(NamedTuple):
             result = f"{self.function}: the inverter refused HR{failed['register']}"
         else:
             result = f"{self.function}: HR{failed['register']} did not read back as asked"
-        return {"result": result, "writes": [_ordered(row) for row in self.rows]}
+        body = {"result": result, "writes": [_ordered(row) for row in self.rows]}
+        if self.timed_action is not None:
+            body["timed_action"] = self.timed_action
+        return body
 
 
 _ROW_KEYS = ("register", "name", "value", "echo", "readback", "unchanged", "status", "ok")
@@ -70,6 +74,31 @@ _ROW_KEYS = ("register", "name", "value", "echo", "readback", "unchanged", "stat
 def _ordered(row: dict[str, Any]) -> dict[str, Any]:
     """A row's keys in one order, whatever order they were filled in."""
     return {**{k: row[k] for k in _ROW_KEYS if k in row}, **row}
+
+
+class TimedActionReport(NamedTuple):
+    """What a timed action answers (timed_actions.run): when it ends, what is restored."""
+
+    answer: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        restored = self.answer.get("restored", {}).get("writes", [])
+        return bool(self.answer["ok"]) and all(row["ok"] for row in restored)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.answer.items() if k != "ok"}
+
+
+def _timed_session(dongle: DongleClient, holding: dict[int, int], settings: Settings) -> Any:
+    """Restore a timed action that has ended (cheap check first: most runs have none)."""
+    import os
+
+    from . import timed_actions
+
+    if not os.path.exists(timed_actions.state_path(settings)):
+        return None
+    return timed_actions.on_session(dongle, holding, settings)
 
 
 def parse_payload(text: str | bytes | None) -> Any:
@@ -100,11 +129,17 @@ def parse_payload(text: str | bytes | None) -> Any:
 def plan_control(function: str, payload: Any, context: Any = None) -> list[Any]:
     """Validate and plan without touching the inverter (ValidationError -> exit 2).
 
-    Rate functions need the battery size read from the inverter: their payload is checked here
-    all the same, and [] returned (planned once the inverter has been read).
+    Functions that need what only the inverter can tell (the battery size, the model's slots)
+    have their payload checked here all the same, and [] returned (planned once the inverter
+    has been read); timed actions are planned from the inverter's registers and clock.
     """
     from givenergy_modbus_codec.commands import ContextNeeded, plan_writes
 
+    from . import timed_actions
+
+    if function in timed_actions.FUNCTIONS:
+        timed_actions.validate(function, payload)
+        return []
     try:
         return plan_writes(function, payload, context)
     except ContextNeeded:
@@ -134,7 +169,19 @@ def _check_family(function: str, inverter: Any) -> None:
         raise ValidationError(f"{function} is not available on {model}")
 
 
-def write_inverter(function: str, payload: Any, settings: Settings) -> WriteReport:
+def read_written_banks(dongle: DongleClient, snapshot: Any, writes: list[Any]) -> None:
+    """Read the banks above HR119 that ``writes`` touch, so unchanged values are not sent
+    again (the planners have already refused registers this model lacks)."""
+    from givenergy_modbus_codec.registers import bank_base
+
+    bases = sorted({bank_base(w.register) for w in writes} - {0, 60})
+    banks = [reader.Bank(reader.HR_0.device, reader.HR_0.function, base) for base in bases]
+    if banks:
+        extra = reader.read_banks(dongle, tuple(banks))
+        snapshot.holding.update(extra.holding)
+
+
+def write_inverter(function: str, payload: Any, settings: Settings) -> Any:
     """Read the holding registers, write what differs, read every register back.
 
     Registers already at the asked value are not written again (writes wear the inverter's
@@ -145,13 +192,19 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
     """
     from givenergy_modbus_codec.commands import plan_writes
 
+    from . import timed_actions
+
+    if function in timed_actions.FUNCTIONS:
+        return TimedActionReport(timed_actions.run(function, payload, settings))
     with DongleClient(settings.transport_config()) as dongle:
         snapshot = reader.read_banks(dongle, (reader.HR_0, reader.HR_60))
         if not snapshot.holding:
             raise InverterTimeout("could not read the holding registers before writing")
+        timed = _timed_session(dongle, snapshot.holding, settings)
         inverter = decode_inverter(snapshot.holding, {})
         _check_family(function, inverter)
-        writes = plan_writes(function, payload, inverter.context())
+        writes = plan_writes(function, payload, inverter.control_context())
+        read_written_banks(dongle, snapshot, writes)
         rows = [_row(write) for write in writes]
         journal = write_state.WriteJournal(settings)
         journal.begin(function, rows)
@@ -160,7 +213,7 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> WriteRepo
         journal.finish(
             row["register"] for row in rows if row["status"] in ("confirmed", "unchanged")
         )
-    return WriteReport(function, rows)
+    return WriteReport(function, rows, timed)
 
 
 def _send(

@@ -34,8 +34,11 @@ class StateValue(NamedTuple):
 
 
 def discoverable(group: str) -> bool:
-    """Raw register dumps and the data-quality report are diagnostics, not entities."""
-    return group != report.GROUP_QUALITY and not group.startswith("raw/")
+    """Raw register dumps, the data-quality report and a timed action's per-register detail
+    are diagnostics, not entities (Control/Timed Action is the entity)."""
+    return group not in (report.GROUP_QUALITY, report.GROUP_TIMED_ACTION) and not (
+        group.startswith("raw/")
+    )
 
 
 def _inverter_device(publication: Publication) -> dict[str, Any]:

@@ -153,6 +153,59 @@ def test_post_bad_payload_is_400_and_sends_nothing(sim, rest):
     assert len(sim.requests) == before
 
 
+def test_post_issue_12_controls_same_payloads_as_write_py(sim, rest):
+    """Predbat's POSTs (names and bodies from predbat.json) and a refusal on this Gen1."""
+    response = requests.post(
+        f"{rest}/enableChargeSchedule", json={"state": "disable"}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert sim.truth()["holding"][96] == 0
+    response = requests.post(
+        f"{rest}/setBatteryMode", json={"mode": "Timed Export"}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    hr = sim.truth()["holding"]
+    assert (hr[110], hr[59], hr[27]) == (4, 1, 0)
+    response = requests.post(
+        f"{rest}/setBatteryReserve", json={"reservePercent": 6}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    assert sim.truth()["holding"][114] == 6
+    before = [r for r in sim.requests if r.frame.kind == "write_request"]
+    response = requests.post(
+        f"{rest}/setChargeSlot4",
+        json={"start": "01:00", "finish": "02:00"},
+        headers=auth(),
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert "setChargeSlot4 is not available on Gen1 hybrid" in response.json()["error"]
+    assert [r for r in sim.requests if r.frame.kind == "write_request"] == before
+
+
+def test_post_timed_action_and_cancel(sim, rest):
+    before = {a: sim.truth()["holding"][a] for a in (31, 32, 96, 20, 116)}
+    response = requests.post(
+        f"{rest}/forceCharge", json={"minutes": 15}, headers=auth(), timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["slot"] == "charge slot 2"
+    assert body["ends"] == "2026-06-21T12:15:00"
+    assert sim.truth()["holding"][31] == 1200 and sim.truth()["holding"][32] == 1215
+    groups = requests.get(f"{rest}/getModesandTimes", timeout=30).json()
+    assert groups["Timed Action"]["in_progress"]["function"] == "forceCharge"
+    assert groups["Control"]["Timed Action"] == (
+        "forceCharge until 2026-06-21T12:15:00 (charge slot 2)"
+    )
+    response = requests.post(f"{rest}/cancelTimedAction", headers=auth(), timeout=30)
+    assert response.status_code == 200, response.text
+    assert {a: sim.truth()["holding"][a] for a in before} == before
+    bad = requests.post(f"{rest}/forceExport", json={"minutes": 0}, headers=auth(), timeout=30)
+    assert bad.status_code == 400
+    assert bad.json()["field"] == "minutes"
+
+
 def test_post_without_token_is_401(sim, rest):
     before = len(sim.requests)
     response = requests.post(f"{rest}/pauseChargeSchedule", timeout=30)
@@ -283,6 +336,10 @@ def test_answers_keep_the_cli_key_order(sim, rest, rest_state):
     for group, values in cli.json().items():
         if isinstance(values, dict):
             assert list(over_rest[group]) == list(values), group
+    # A first write leaves the slot's other registers as the two writes below want them, so
+    # both report the same rows (changed times, the rest unchanged).
+    first = run_script("write.py", "setChargeSlot2", '{"start": "0100", "finish": "0130"}', env=env)
+    assert first.code == 0, first.stderr
     write = requests.post(
         f"{rest}/setChargeSlot2",
         json={"start": "0200", "finish": "0300"},

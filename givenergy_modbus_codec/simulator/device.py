@@ -172,8 +172,7 @@ class Device:
             if not self._set_clock_field(register, value):
                 return self._error(device, Function.WRITE_SINGLE, register, value, "no such date")
         else:
-            self.plant.holding[register] = value
-            self.plant.refresh()
+            self.plant.write(register, value)
         stored = self.plant.holding_registers()[register]
         frame = WriteResponse(
             device, self.plant.inverter_serial, register, stored, self.dongle_serial

@@ -42,6 +42,7 @@ class ModelSpec:
     gen1_battery_counters: bool  # IR180-183 (Gen1 ARM >= 449)
     battery_totals_32bit: bool  # IR194-197 (vendor v4.1.5+); 0 on Gen1
     has_pause_mode: bool  # HR318-320 battery pause (AC / AIO bank)
+    extended_slots: bool = False  # HR242-299: slots 3-10 and a target per slot
     # Registers this plant serves only at its 0x31 facade, silence at 0x11 (an AC inverter
     # behind an EMS, C:ems_2_inv_3_bat_a): (holding ranges, input ranges).
     facade_only: tuple[Ranges, Ranges] = ((), ())
@@ -146,6 +147,47 @@ MODELS: dict[str, ModelSpec] = {
         battery_totals_32bit=True,
         has_pause_mode=False,
     ),
+    "gen3": ModelSpec(
+        name="gen3",
+        summary="Gen3 single-phase 3.6 kW hybrid (DTC 2003, ARM 310): 10 slots with targets",
+        device_type_code=0x2003,
+        dsp_firmware=310,
+        arm_firmware=310,
+        serial_prefix="FA",
+        rated_power_w=3600,
+        battery_max_w=3600,
+        has_pv=True,
+        inverter_views=frozenset({INVERTER}),
+        holding=(range(0, 300),),
+        holding_errors=(),
+        inputs=(range(0, 60), range(120, 240)),
+        uses_charge_slot_2=True,
+        gen1_battery_counters=False,
+        battery_totals_32bit=True,
+        has_pause_mode=False,
+        extended_slots=True,
+    ),
+    "aio": ModelSpec(
+        name="aio",
+        summary="All-in-One 6 kW (DTC 8001, ARM 612): 10 slots, AC bank; LV pack pages kept "
+        "for simplicity (a real AIO has an HV stack)",
+        device_type_code=0x8001,
+        dsp_firmware=612,
+        arm_firmware=612,
+        serial_prefix="CH",
+        rated_power_w=6000,
+        battery_max_w=6000,
+        has_pv=False,
+        inverter_views=frozenset({INVERTER}),
+        holding=(range(0, 360),),
+        holding_errors=(),
+        inputs=(range(0, 60), range(120, 240)),
+        uses_charge_slot_2=True,
+        gen1_battery_counters=False,
+        battery_totals_32bit=True,
+        has_pause_mode=True,
+        extended_slots=True,
+    ),
 }
 
 # A real Gen1 HR 0-179 dump (dewet22 register cache "daytime discharging"); serials, firmware,
@@ -171,6 +213,11 @@ AC_BANK_DEFAULTS: dict[int, int] = {311: 0, 313: 100, 314: 100, 317: 1, 318: 0}
 
 _BOOL = Allowed.of(0, 1)
 _PERCENT = Allowed.span(0, 100)
+# HR242-299 (extended models only): slot times hhmm, targets 0..100 %, HR270/271 reserved.
+_EXTENDED_RULES: dict[int, Allowed] = {
+    a: (_PERCENT if (a - 242) % 3 == 0 else HHMM_ALLOWED)
+    for a in (*range(242, 270), *range(272, 300))
+}
 
 # Raw values the simulated inverter accepts on writes: the vendor ranges (registers.md §4, §5),
 # wider than this project's own allow-list (registers.WRITE_ALLOWLIST). A value outside gets an
@@ -214,6 +261,7 @@ WRITE_RULES: dict[int, Allowed] = {
     318: Allowed.of(0, 1, 2, 3),
     319: HHMM_ALLOWED,
     320: HHMM_ALLOWED,
+    **_EXTENDED_RULES,
 }
 READ_ONLY: frozenset[int] = frozenset(
     {*range(0, 7), *range(8, 20), *range(21, 26), 30, 33, 34, 43, 46}

@@ -29,6 +29,7 @@ STEP_SECONDS = 60.0  # longest integration step; steps also stop at midnight
 _EPOCH = dt.datetime(2000, 1, 1)
 _PACK_AH = 160  # one Giv-Bat 8.2
 _HOLDING_SIZE = 360
+REBOOT_SECONDS = 90  # the inverter converts nothing while it restarts
 
 TODAY_COUNTERS = (
     "pv1",
@@ -183,6 +184,7 @@ class Plant:
         self.work_seconds = rng.uniform(8000, 16000) * 3600
         self.soc = rng.uniform(0.3, 0.6) if batteries else 0.0
         self.holding = self._initial_holding()
+        self.reboot_until: dt.datetime | None = None
         # Start at midnight and run the day up to ``start``: today's counters are then consistent.
         self.time = dt.datetime.combine(start.date(), dt.time())
         self.flows: Flows
@@ -237,6 +239,13 @@ class Plant:
         self.time = when
         self.refresh()
 
+    def write(self, register: int, value: int) -> None:
+        """Store a written holding register and react (a reboot takes REBOOT_SECONDS)."""
+        self.holding[register] = value
+        if register == 163 and value == 100:
+            self.reboot_until = self.time + dt.timedelta(seconds=REBOOT_SECONDS)
+        self.refresh()
+
     def refresh(self) -> None:
         """Recompute the instantaneous flows (after a write or a time change)."""
         self.flows = self._flows(self.time, STEP_SECONDS)
@@ -269,6 +278,14 @@ class Plant:
                 else:
                     pack.charge_wh -= energy / len(self.packs)
         self.work_seconds += seconds
+        end = when + dt.timedelta(seconds=seconds)
+        if self.holding[29] == 1 and self.soc <= 0.01:
+            self.holding[29] = 3  # calibration: empty, now charge to full
+        elif self.holding[29] == 3 and self.soc >= 0.999:
+            self.holding[29] = 0  # calibration finished
+        if self.reboot_until is not None and end >= self.reboot_until:
+            self.reboot_until = None
+            self.holding[163] = 0
 
     # -- physics -------------------------------------------------------------------------
 
@@ -303,9 +320,49 @@ class Plant:
     def _flows(self, when: dt.datetime, seconds: float) -> Flows:
         pv1, pv2 = self._pv(when)
         load = self._load(when)
+        if self.rebooting(when):
+            # A rebooting inverter converts nothing: the house runs from the grid.
+            return Flows(0, 0, load, 0, -load, 0, "rebooting")
         battery, mode = self._battery(when, pv1 + pv2, load, seconds)
+        pv1, pv2, battery = self._export_limited(pv1, pv2, load, battery)
         inverter = pv1 + pv2 + battery if self.model.has_pv else battery
         return Flows(pv1, pv2, load, battery, pv1 + pv2 + battery - load, inverter, mode)
+
+    def rebooting(self, when: dt.datetime) -> bool:
+        return self.reboot_until is not None and when < self.reboot_until
+
+    def _export_limited(self, pv1: int, pv2: int, load: int, battery: int) -> tuple[int, int, int]:
+        """HR26 caps export: battery discharge is cut back first, then PV (AC-coupled PV is
+        behind the CT, so only the battery can be cut there)."""
+        limit = self.holding[26]
+        excess = pv1 + pv2 + battery - load - limit
+        if excess <= 0:
+            return pv1, pv2, battery
+        cut = min(max(battery, 0), excess)
+        battery -= cut
+        excess -= cut
+        pv = pv1 + pv2
+        if excess > 0 and pv > 0 and self.model.has_pv:
+            keep = max(0.0, (pv - excess) / pv)
+            pv1, pv2 = round(pv1 * keep), round(pv2 * keep)
+        return pv1, pv2, battery
+
+    def charge_slots(self) -> list[tuple[int, int, int | None]]:
+        """(start, end, per-slot target register or None) for every charge slot modelled."""
+        slots: list[tuple[int, int, int | None]] = [(94, 95, None)]
+        if self.model.uses_charge_slot_2:
+            slots.append((31, 32, None))
+        if self.model.extended_slots:
+            slots = [(94, 95, 242), (31, 32, 245)]
+            slots += [(237 + 3 * k, 238 + 3 * k, 239 + 3 * k) for k in range(3, 11)]
+        return slots
+
+    def discharge_slots(self) -> list[tuple[int, int, int | None]]:
+        slots: list[tuple[int, int, int | None]] = [(56, 57, None), (44, 45, None)]
+        if self.model.extended_slots:
+            slots = [(56, 57, 272), (44, 45, 275)]
+            slots += [(267 + 3 * k, 268 + 3 * k, 269 + 3 * k) for k in range(3, 11)]
+        return slots
 
     def _battery(self, when: dt.datetime, pv: int, load: int, seconds: float) -> tuple[int, str]:
         """Battery power (+ discharge) from the holding registers, within limits and SOC."""
@@ -319,25 +376,41 @@ class Plant:
             charge_max = 0 if hr[318] in (1, 3) else charge_max
             discharge_max = 0 if hr[318] in (2, 3) else discharge_max
         ceiling = 1.0
-        charging_slot = hr[96] == 1 and (
-            in_slot(when, hr[94], hr[95])
-            or (m.uses_charge_slot_2 and in_slot(when, hr[31], hr[32]))
+        floor = min(hr[110], 100) / 100
+        charging = next(
+            (t for s, e, t in self.charge_slots() if hr[96] == 1 and in_slot(when, hr[s], hr[e])),
+            False,
         )
-        discharge_slot = hr[59] == 1 and (
-            in_slot(when, hr[56], hr[57]) or in_slot(when, hr[44], hr[45])
+        discharging = next(
+            (
+                t
+                for s, e, t in self.discharge_slots()
+                if hr[59] == 1 and in_slot(when, hr[s], hr[e])
+            ),
+            False,
         )
-        if charging_slot:
-            ceiling = (hr[116] if hr[20] == 1 else 100) / 100
+        if hr[29] in (1, 3):  # calibration: empty the battery, then fill it from the grid
+            if hr[29] == 1:
+                want, mode, floor = discharge_max, "calibration discharge", 0.0
+            else:
+                want, mode = -charge_max, "calibration charge"
+        elif charging is not False:
+            target = hr[116]
+            if charging is not None and 4 <= hr[charging] <= 100:
+                target = hr[charging]  # extended layout: the slot's own target
+            ceiling = (target if hr[20] == 1 else 100) / 100
             want, mode = (-charge_max, "timed charge") if self.soc < ceiling else (0, "charged")
-        elif discharge_slot and hr[27] == 0:
-            want, mode = discharge_max, "timed export"
-        elif discharge_slot:
-            want, mode = load - pv, "timed demand"
+        elif discharging is not False:
+            if discharging is not None and 4 <= hr[discharging] <= 100:
+                floor = max(floor, hr[discharging] / 100)
+            if hr[27] == 0:
+                want, mode = discharge_max, "timed export"
+            else:
+                want, mode = load - pv, "timed demand"
         elif hr[27] == 1 and hr[59] == 0:
             want, mode = load - pv, "eco"
         else:
             want, mode = min(0, load - pv), "storing surplus"
-        floor = min(hr[110], 100) / 100
         if want > 0:
             room_wh = (self.soc - floor) * cap
             limit = min(discharge_max, room_wh * 3600 / seconds, max(0, m.rated_power_w - pv))
@@ -382,8 +455,9 @@ class Plant:
         kwh = {key: value / 1000 for key, value in self.totals.items()}
         today = {key: value / 1000 for key, value in self.today.items()}
         charge_status = 2 if f.battery_w < 0 else 5 if f.battery_w > 0 else 0
+        eps_on = not m.has_pause_mode or self.holding[317] == 1  # HR317 on the AC bank
         values: dict[str, Any] = {
-            "inverter_status": 1,
+            "inverter_status": 0 if self.rebooting(t) else 1,
             "v_pv1": round(v_pv1, 1),
             "v_pv2": round(v_pv2, 1),
             "v_p_bus": 383.0,
@@ -424,8 +498,8 @@ class Plant:
             "v_battery": round(v_batt, 2),
             "i_battery": round(f.battery_w / v_batt, 2) if v_batt else 0.0,
             "p_battery": f.battery_w,
-            "v_eps_backup": round(v_ac, 1),
-            "f_eps_backup": 50.0,
+            "v_eps_backup": round(v_ac, 1) if eps_on else 0.0,
+            "f_eps_backup": 50.0 if eps_on else 0.0,
             "temp_charger": round(22 + 4 * _smooth(seed, "charger", t, 3600), 1),
             "temp_battery": round(self._battery_temperature(), 1),
             "i_grid_port": round(f.grid_w / v_ac, 2),
@@ -495,6 +569,10 @@ class Plant:
             "grid_power_w": f.grid_w,
             "inverter_power_w": f.inverter_w,
             "battery_mode": f.mode,
+            "rebooting": self.rebooting(self.time),
+            "eps_enabled": not self.model.has_pause_mode or self.holding[317] == 1,
+            "calibration_stage": self.holding[29],
+            "export_limit_w": self.holding[26],
             "soc": round(self.soc * 100, 3),
             "battery_capacity_wh": self.capacity_wh,
             "energy_today_kwh": {k: round(v / 1000, 4) for k, v in self.today.items()},

@@ -14,9 +14,12 @@ from givenergy_modbus_codec.commands import (
     plan_writes,
 )
 from givenergy_modbus_codec.errors import CodecError, ValidationError
+from givenergy_modbus_codec.model import Capabilities
 from givenergy_modbus_codec.registers import WRITE_ALLOWLIST, is_writable
 
 GEN1_8KWH = InverterContext(battery_capacity_wh=8192.0, battery_max_power_w=2600)
+# Every control available: 10 slots with targets and the AC bank (an All-in-One).
+EVERYTHING = InverterContext(8192.0, 2600, Capabilities("All-in-One", 10, 10, True, True))
 
 
 def pairs(writes: list[RegisterWrite]) -> list[tuple[int, int]]:
@@ -33,7 +36,7 @@ def rejected(function, payload=None, context=None) -> ValidationError:
 
 
 def test_function_names_and_order():
-    assert list(CONTROL_FUNCTIONS) == [
+    assert list(CONTROL_FUNCTIONS)[:20] == [
         "enableChargeTarget",
         "disableChargeTarget",
         "pauseChargeSchedule",
@@ -55,6 +58,24 @@ def test_function_names_and_order():
         "resumeBatteryDischarge",
         "setDateTime",
     ]
+    issue_12 = {
+        "enableChargeSchedule",
+        "enableDischargeSchedule",
+        "setDischargeTarget",
+        *(f"set{kind}Slot{k}" for kind in ("Charge", "Discharge") for k in range(3, 11)),
+        *(f"clear{kind}Slot{k}" for kind in ("Charge", "Discharge") for k in range(1, 11)),
+        "setBatteryPauseMode",
+        "setPauseSlot",
+        "setExportLimit",
+        "enableEPS",
+        "disableEPS",
+        "setActivePowerRate",
+        "rebootInverter",
+        "startBatteryCalibration",
+        "stopBatteryCalibration",
+        "syncDateTime",
+    }
+    assert set(list(CONTROL_FUNCTIONS)[20:]) >= issue_12
 
 
 @pytest.mark.parametrize("name", list(CONTROL_FUNCTIONS))
@@ -64,7 +85,7 @@ def test_every_example_payload_plans_allowlisted_writes(name):
     assert spec.description
     assert set(spec.example) <= {k.name for k in spec.keys}
     assert set(spec.required) <= set(spec.example)
-    writes = plan_writes(name, spec.example, GEN1_8KWH if spec.needs_context else None)
+    writes = plan_writes(name, spec.example, EVERYTHING if spec.needs_context else None)
     assert writes
     for write in writes:
         assert is_writable(write.register, write.value)
@@ -78,7 +99,7 @@ def test_spec_required_and_optional_keys():
     assert slot.ignored_keys == {"enable"}
     assert CONTROL_FUNCTIONS["setDischargeSlot2"].optional == ("dischargeToPercent",)
     assert CONTROL_FUNCTIONS["setChargeRate"].needs_context
-    assert CONTROL_FUNCTIONS["enableChargeTarget"].keys == ()
+    assert CONTROL_FUNCTIONS["pauseChargeSchedule"].keys == ()
     assert "4..100" in CONTROL_FUNCTIONS["setChargeTarget"].keys[0].allowed
 
 
@@ -266,10 +287,10 @@ def test_set_date_time(value, expected):
 
 
 def test_unknown_function_lists_the_valid_ones():
-    error = rejected("setChargeSlot3", {})
+    error = rejected("setChargeSlot11", {})
     assert error.field == "function"
     assert "setChargeSlot1" in error.allowed and "setDateTime" in error.allowed
-    assert "setChargeSlot3" in str(error)
+    assert "setChargeSlot11" in str(error)
 
 
 @pytest.mark.parametrize("payload", [[1, 2], "0100", 5, ("start",)])
@@ -283,7 +304,7 @@ def test_unknown_keys_are_named_with_the_accepted_ones():
     error = rejected("setChargeTarget", {"chargeToPercent": 50, "dischargeToPercent": 5})
     assert error.field == "dischargeToPercent"
     assert error.allowed == "chargeToPercent"
-    error = rejected("enableChargeTarget", {"enable": 1})
+    error = rejected("pauseChargeSchedule", {"enable": 1})
     assert error.field == "enable"
     assert error.allowed == "no keys"
     error = rejected("setDischargeSlot1", {"start": "0100", "finish": "0200", "chargeToPercent": 5})
@@ -361,7 +382,7 @@ def test_percentages_outside_4_to_100_are_rejected_not_clamped(value):
         "24:00",
         "12:60",
         "1:5",
-        "01:00:00",
+        "01:00:30",
         "12345",
         "10",
         "-100",
@@ -379,7 +400,7 @@ def test_bad_times(value):
         payload = {"start": "0100", "finish": "0200"} | {key: value}
         error = rejected("setChargeSlot1", payload)
         assert error.field == key
-        assert error.allowed == C.HHMM_ALLOWED
+        assert error.allowed == C.SLOT_TIME_ALLOWED
 
 
 def test_slot_validation_happens_before_any_write_is_planned():
@@ -462,8 +483,8 @@ def test_validation_error_body():
 
 
 def test_gate_refuses_registers_off_the_allowlist():
-    with pytest.raises(CodecError, match="HR26 = 0: not on the write allow-list"):
-        C.check_allowlisted([RegisterWrite(26, 0, "grid_port_max_power_output")])
+    with pytest.raises(CodecError, match="HR166 = 0: not on the write allow-list"):
+        C.check_allowlisted([RegisterWrite(166, 0, "enable_rtc")])
     with pytest.raises(CodecError, match="HR116 = 3: value not allowed"):
         C.check_allowlisted([RegisterWrite(116, 3, "charge_target_soc")])
     C.check_allowlisted([RegisterWrite(116, 4, "charge_target_soc")])
@@ -558,7 +579,7 @@ def test_any_payload_either_plans_allowlisted_writes_or_raises_a_validation_erro
     function, payload
 ):
     try:
-        writes = plan_writes(function, payload, GEN1_8KWH)
+        writes = plan_writes(function, payload, EVERYTHING)
     except ValidationError as error:
         assert error.field is not None and error.allowed
         return

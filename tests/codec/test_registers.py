@@ -181,7 +181,9 @@ REQUIRED_BATTERY = {
 # registers.md §9: the project's write allow-list (extended slots 242-299 not modelled).
 ALLOWLIST_ADDRESSES = {
     20,
+    26,  # export limit (issue 12: setExportLimit)
     27,
+    29,  # battery calibration: 0 / 1 only
     31,
     32,
     *range(35, 41),
@@ -200,6 +202,10 @@ ALLOWLIST_ADDRESSES = {
     114,
     116,
     163,
+    # extended slots 3-10 and every slot's target; slot 2's times stay at HR31/32 and HR44/45
+    # (HR243/244, HR273/274 and HR270/271 are not written)
+    *(set(range(242, 270)) - {243, 244}),
+    *(set(range(272, 300)) - {273, 274}),
     311,
     313,
     314,
@@ -530,11 +536,11 @@ def test_allowlist_is_exactly_the_documented_set():
 
 
 def test_installer_and_identity_registers_are_not_writable():
-    for name in ("serial_number", "grid_port_max_power_output", "battery_capacity_ah", "module"):
+    for name in ("serial_number", "battery_capacity_ah", "module"):
         register = hr(name)
         assert register.writable is None
         assert not any(R.is_writable(a, 0) for a in register.addresses)
-    assert not R.is_writable(29, 1)  # battery calibration: libraries allow it, we do not
+    assert not R.is_writable(29, 3)  # calibration: only start (1) and stop (0) are sent
     assert not R.is_writable(166, 1)
 
 
@@ -573,7 +579,13 @@ def test_installer_and_identity_registers_are_not_writable():
         (318, 4, False),
         (313, 0, False),
         (313, 100, True),
-        (26, 0, False),
+        (26, 0, True),
+        (26, 60001, False),
+        (29, 1, True),
+        (29, 2, False),
+        (248, 4, True),
+        (248, 3, False),
+        (270, 0, False),
         (0, 0, False),
         (20, True, False),
         (50, 100, True),

@@ -12,17 +12,20 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from givenergy_modbus_codec.frames import (
+    HEADER_SIZE,
     MARKER,
     BadFrame,
     Frame,
     Heartbeat,
+    LanBroadcast,
     NullFrame,
     ReadRequest,
     ReadResponse,
+    declared_size,
     decode_frame,
 )
 from givenergy_modbus_codec.stream import StreamDecoder
@@ -242,11 +245,29 @@ def test_heartbeat_spliced_into_a_marker_prefix_is_still_cut_once_the_marker_sho
     assert good(frames) == [HR_PAGE]
 
 
+def _splices_into_an_unchecked_frame(junk: bytes) -> bool:
+    """True if ``junk`` + the next frame's first bytes make a heartbeat, null or LAN frame."""
+    start = junk.rfind(MARKER[:2])
+    if start < 0 or len(junk) - start < HEADER_SIZE:
+        return False
+    size = declared_size(junk[start : start + HEADER_SIZE], False)
+    missing = None if size is None else size - (len(junk) - start)
+    if missing is None or not 0 < missing <= len(MARKER) - 1:
+        return False
+    spliced = decode_frame(junk[start:] + MARKER[:missing])
+    return isinstance(spliced, Heartbeat | NullFrame | LanBroadcast)
+
+
 @settings(deadline=None)
 @given(st.lists(st.tuples(garbage, any_frame), min_size=1, max_size=6), garbage, piece_sizes)
 def test_every_intact_frame_is_recovered_from_garbage(
     pairs: list[tuple[bytes, Frame]], tail: bytes, sizes: list[int]
 ) -> None:
+    # One splice cannot be told from a real frame: a heartbeat, null or LAN frame (no CRC)
+    # cut 1-3 bytes short and followed by the next frame's marker is complete by its length
+    # and looks like one ending in a marker prefix, which is released at once (issue 10 item
+    # 8); the next frame then is lost. Those inputs are left out.
+    assume(not any(_splices_into_an_unchecked_frame(junk) for junk, _ in pairs))
     data = b"".join(junk + frame.encode() for junk, frame in pairs) + tail
     decoder = StreamDecoder()
     with time_limit(5):

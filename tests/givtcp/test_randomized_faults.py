@@ -40,8 +40,9 @@ def expected_groups(sim: Simulator) -> dict[str, Any]:
     batteries = [decode_battery(page) for page in truth["batteries"].values()]
     entries = (
         report.stats_entries(report.battery_energy_registers(inverter), inverter.family == "AC")
-        + report.timeslot_entries()
+        + report.timeslot_entries(inverter.capabilities())
         + report.control_entries()
+        + report.model_control_entries(inverter.capabilities())
     )
     groups, rejected = report.build_groups(entries, inverter.values, inverter.invalid)
     assert rejected == {}, "the simulator's true registers should all be plausible"

@@ -84,7 +84,14 @@ DIPPING = {
     "Self Consumption Energy Total kWh",
     "Import for Load Energy Today kWh",
 }
-CONTROL_PERCENT = {"Battery Power Reserve", "Battery SOC Reserve", "Target SOC"}  # HR114/110/116
+# HR114, HR110, HR116, HR50: settings in %
+CONTROL_PERCENT = {
+    "Battery Power Reserve",
+    "Battery SOC Reserve",
+    "Target SOC",
+    "Active Power Rate",
+}
+CONTROL_WATTS = {"Export Limit"}  # HR26: a power, in W (registers.md)
 
 
 def expected_fields(group: str, key: str) -> tuple[str | None, str | None, str | None]:
@@ -96,6 +103,8 @@ def expected_fields(group: str, key: str) -> tuple[str | None, str | None, str |
         return "kWh", "energy", None if key in DIPPING else "total_increasing"
     if key in CONTROL_PERCENT:
         return "%", None, "measurement"  # settings, not battery levels
+    if key in CONTROL_WATTS:
+        return "W", "power", "measurement"
     for suffix, unit, device_class in [
         ("SOC", "%", "battery"),
         ("Temperature", "°C", "temperature"),
