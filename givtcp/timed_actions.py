@@ -34,7 +34,6 @@ from givenergy_modbus_codec.commands import (
 )
 from givenergy_modbus_codec.errors import (
     CodecError,
-    InverterRefused,
     InverterTimeout,
     ValidationError,
 )
@@ -43,6 +42,7 @@ from givenergy_modbus_codec.registers import Bank, by_name
 from givenergy_modbus_codec.transport import DongleClient
 
 from .config import Settings
+from .writing import send_writes
 
 log = logging.getLogger(__name__)
 
@@ -328,32 +328,6 @@ def describe(state: Mapping[str, Any]) -> dict[str, Any]:
 # -- I/O -----------------------------------------------------------------------------------------
 
 
-def _write_rows(
-    dongle: DongleClient, holding: dict[int, int], writes: list[tuple[int, int, str]]
-) -> list[dict[str, Any]]:
-    """Write what differs, read every register back; stop at the first that does not take."""
-    rows: list[dict[str, Any]] = []
-    stopped = False
-    for register, value, name in writes:
-        row: dict[str, Any] = {"register": register, "name": name, "value": value}
-        if stopped:
-            rows.append({**row, "sent": False, "ok": False})
-            continue
-        if holding.get(register) == value:
-            rows.append({**row, "echo": None, "readback": value, "unchanged": True, "ok": True})
-            continue
-        try:
-            outcome = dongle.write(register, value)
-        except InverterRefused as exc:
-            rows.append({**row, "error": str(exc), "ok": False})
-            stopped = True
-            continue
-        holding[register] = outcome.readback
-        rows.append({**row, "echo": outcome.echoed, "readback": outcome.readback, "ok": outcome.ok})
-        stopped = not outcome.ok
-    return rows
-
-
 def restore(
     dongle: DongleClient, holding: dict[int, int], settings: Settings, state: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -364,7 +338,7 @@ def restore(
     """
     names = state.get("names", {})
     written = state["written"]
-    pending: list[tuple[int, int, str]] = []
+    pending: list[RegisterWrite] = []
     rows: list[dict[str, Any]] = []
     for key, value in state["saved"].items():
         register = int(key)
@@ -381,8 +355,8 @@ def restore(
                 }
             )
             continue
-        pending.append((register, value, names.get(key, "")))
-    rows += _write_rows(dongle, holding, pending)
+        pending.append(RegisterWrite(register, value, names.get(key, "")))
+    rows += send_writes(dongle, "restore timed action", pending, holding, settings)
     if all(row["ok"] for row in rows):
         _forget(settings)
     return rows
@@ -469,7 +443,7 @@ def run(function: str, payload: Any, settings: Settings) -> dict[str, Any]:
         assert now is not None
         action = plan(function, values, holding, now, caps)
         _save(settings, action.state())  # before the first write
-        rows = _write_rows(dongle, holding, [(w.register, w.value, w.name) for w in action.writes])
+        rows = send_writes(dongle, function, action.writes, holding, settings)
     ok = all(row["ok"] for row in rows)
     state = action.state()
     answer.update(

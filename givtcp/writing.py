@@ -205,15 +205,27 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> Any:
         _check_family(function, inverter)
         writes = plan_writes(function, payload, inverter.control_context())
         read_written_banks(dongle, snapshot, writes)
-        rows = [_row(write) for write in writes]
-        journal = write_state.WriteJournal(settings)
-        journal.begin(function, rows)
-        _send(dongle, writes, rows, snapshot.holding, journal, settings)
-        # Reported now, so no longer "interrupted" (a crash or Ctrl-C leaves the plan behind).
-        journal.finish(
-            row["register"] for row in rows if row["status"] in ("confirmed", "unchanged")
-        )
+        rows = send_writes(dongle, function, writes, snapshot.holding, settings)
     return WriteReport(function, rows, timed)
+
+
+def send_writes(
+    dongle: DongleClient,
+    function: str,
+    writes: list[Any],
+    holding: dict[int, int],
+    settings: Settings,
+) -> list[dict[str, Any]]:
+    """Send ``writes`` (skipping registers already as asked), read each back, stop at the
+    first that does not take; one row per write. The plan is journalled in the state folder
+    while they go out and shared REST reads are ended (write_state)."""
+    rows = [_row(write) for write in writes]
+    journal = write_state.WriteJournal(settings)
+    journal.begin(function, rows)
+    _send(dongle, writes, rows, holding, journal, settings)
+    # Reported now, so no longer "interrupted" (a crash or Ctrl-C leaves the plan behind).
+    journal.finish(row["register"] for row in rows if row["status"] in ("confirmed", "unchanged"))
+    return rows
 
 
 def _send(
