@@ -618,7 +618,10 @@ def test_home_assistant_discovers_entities_and_devices_once(home_assistant, tmp_
         assert (total["device_class"], total["state_class"]) == ("energy", "total_increasing")
         assert total["unit_of_measurement"] == "kWh"
         load = ha.get_state(f"sensor.givtcp_{s}_load_energy_total_kwh")["attributes"]
-        assert load["state_class"] == "total"
+        # A difference of counters can dip: no state class, so HA does not offer it as an
+        # energy-dashboard source (README "Data quality").
+        assert "state_class" not in load
+        assert load["unit_of_measurement"] == "kWh"
         soc = ha.get_state(f"sensor.givtcp_{s}_soc")
         assert soc["state"] == str(out["Power"]["SOC"])
         assert (soc["attributes"]["device_class"], soc["attributes"]["unit_of_measurement"]) == (
