@@ -407,19 +407,27 @@ def read_inverter(
     return result
 
 
-def _timed_session(
-    dongle: DongleClient, snapshot: reader.RegisterSnapshot, settings: Settings
+def timed_action_at_start(
+    dongle: DongleClient, holding: dict[int, int], settings: Settings
 ) -> dict[str, Any] | None:
-    """A timed action's state: restored now if it has ended (the inverter already stopped it
-    at the slot end), else what runs until when. Most runs have none: one stat() call."""
+    """At the start of a read or write run: a timed action's state, restored now if it has
+    ended (the inverter already stopped it at the slot end), else what runs until when. Most
+    runs have none: one stat() call, and timed_actions is not even imported."""
     import os
 
-    if not snapshot.holding or not os.path.exists(settings.state_file("timed-action")):
+    if not holding or not os.path.exists(settings.state_file("timed-action")):
         return None
     from . import timed_actions
 
+    return timed_actions.on_session(dongle, holding, settings)
+
+
+def _timed_session(
+    dongle: DongleClient, snapshot: reader.RegisterSnapshot, settings: Settings
+) -> dict[str, Any] | None:
+    """timed_action_at_start for a read: a restore that fails is reported, not fatal."""
     try:
-        return timed_actions.on_session(dongle, snapshot.holding, settings)
+        return timed_action_at_start(dongle, snapshot.holding, settings)
     except TransportError as exc:
         log.warning("timed action not restored yet: %s", exc)
         return {"restore_failed": str(exc)}

@@ -21,6 +21,7 @@ from givenergy_modbus_codec.transport import DongleClient
 
 from . import write_state
 from .config import Settings
+from .reading import timed_action_at_start
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +89,6 @@ class TimedActionReport(NamedTuple):
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.answer.items() if k != "ok"}
-
-
-def _timed_session(dongle: DongleClient, holding: dict[int, int], settings: Settings) -> Any:
-    """Restore a timed action that has ended (cheap check first: most runs have none)."""
-    import os
-
-    from . import timed_actions
-
-    if not os.path.exists(timed_actions.state_path(settings)):
-        return None
-    return timed_actions.on_session(dongle, holding, settings)
 
 
 def parse_payload(text: str | bytes | None) -> Any:
@@ -200,7 +190,7 @@ def write_inverter(function: str, payload: Any, settings: Settings) -> Any:
         snapshot = reader.read_banks(dongle, (reader.HR_0, reader.HR_60))
         if not snapshot.holding:
             raise InverterTimeout("could not read the holding registers before writing")
-        timed = _timed_session(dongle, snapshot.holding, settings)
+        timed = timed_action_at_start(dongle, snapshot.holding, settings)
         inverter = decode_inverter(snapshot.holding, {})
         _check_family(function, inverter)
         writes = plan_writes(function, payload, inverter.control_context())
